@@ -67,8 +67,14 @@ func decode(data []byte) (*specs.Spec, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var s specs.Spec
 	if err := dec.Decode(&s); err != nil {
-		if errors.Is(err, io.EOF) {
+		var syn *json.SyntaxError
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil, errors.New("empty file")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, errors.New("unexpected end of JSON input")
+		case errors.As(err, &syn):
+			return nil, fmt.Errorf("%w (at byte %d)", err, syn.Offset)
 		}
 		return nil, err
 	}
