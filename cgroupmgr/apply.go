@@ -1,0 +1,282 @@
+package cgroupmgr
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Seams for the few syscalls whose failure modes tests need to provoke.
+var (
+	mkdir = os.Mkdir
+	rmdir = unix.Rmdir
+	sleep = time.Sleep
+)
+
+// Apply creates the container's cgroup dirs where missing and moves pid in.
+func (m *manager) Apply(pid int) error {
+	if pid <= 0 {
+		return fmt.Errorf("cgroupmgr: apply: invalid pid %d", pid)
+	}
+	for _, dir := range m.dirs() {
+		made, err := m.mkdirAll(dir)
+		if err != nil {
+			return err
+		}
+		if len(made) == 0 {
+			continue
+		}
+		if dir == m.paths["cpuset"] {
+			if err := fillCpuset(made); err != nil {
+				return err
+			}
+		}
+		if m.mode == Unified && dir == m.paths[unifiedKey] {
+			if err := enableControllers(made); err != nil {
+				return err
+			}
+		}
+	}
+	for _, dir := range m.dirs() {
+		if err := writeProcs(dir, pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdirAll creates dir and its missing parents, recording each one it made
+// (parents first) so that Destroy removes exactly those.
+func (m *manager) mkdirAll(dir string) ([]string, error) {
+	var missing []string
+	for p := dir; ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("cgroupmgr: stat %s: %w", p, err)
+		}
+		if p == filepath.Dir(p) {
+			return nil, fmt.Errorf("cgroupmgr: no cgroup mount above %s: %w", dir, ErrNotFound)
+		}
+		missing = append(missing, p)
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		p := missing[i]
+		if err := mkdir(p, 0o755); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				continue // raced with someone else: theirs, not ours
+			}
+			return made, fmt.Errorf("cgroupmgr: create cgroup %s: %w", p, err)
+		}
+		made = append(made, p)
+		if !m.isCreated(p) {
+			m.created = append(m.created, p)
+		}
+	}
+	return made, nil
+}
+
+// fillCpuset copies cpuset.cpus/mems from the parent into each freshly made
+// v1 cpuset dir: the kernel leaves them empty and refuses tasks (ENOSPC).
+// containerd/cgroups does this too, but it also rewrites ancestors it did
+// not create, which we must not.
+func fillCpuset(made []string) error {
+	for _, dir := range made {
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			cur, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				return fmt.Errorf("cgroupmgr: cpuset: %w", err)
+			}
+			if len(bytes.TrimSpace(cur)) != 0 {
+				continue
+			}
+			parent, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+			if err != nil {
+				return fmt.Errorf("cgroupmgr: cpuset: %w", err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), bytes.TrimSpace(parent), 0); err != nil {
+				return fmt.Errorf("cgroupmgr: cpuset: copy %s from parent into %s: %w", f, dir, err)
+			}
+		}
+	}
+	return nil
+}
+
+// enableControllers makes every controller available to the parent of each
+// made dir usable inside it (v2 only hands a child the controllers listed in
+// its parent's cgroup.subtree_control). The first, pre-existing parent is
+// written too, like runc does; only enabling, never disabling.
+func enableControllers(made []string) error {
+	for _, dir := range made {
+		parent := filepath.Dir(dir)
+		avail, err := os.ReadFile(filepath.Join(parent, "cgroup.controllers"))
+		if err != nil {
+			return fmt.Errorf("cgroupmgr: %w", err)
+		}
+		var ctl []string
+		for _, c := range strings.Fields(string(avail)) {
+			ctl = append(ctl, "+"+c)
+		}
+		if len(ctl) == 0 {
+			continue
+		}
+		f := filepath.Join(parent, "cgroup.subtree_control")
+		if err := os.WriteFile(f, []byte(strings.Join(ctl, " ")), 0); err != nil {
+			// A populated non-root parent cannot delegate; the container
+			// still runs, just without those controllers.
+			Warn("cgroupmgr: enabling %v in %s: %v", ctl, f, err)
+		}
+	}
+	return nil
+}
+
+// writeProcs moves pid into dir, retrying on EINVAL which the kernel returns
+// while the task is still being set up by fork.
+func writeProcs(dir string, pid int) error {
+	f := filepath.Join(dir, "cgroup.procs")
+	var err error
+	for i := 0; i < 5; i++ {
+		err = os.WriteFile(f, []byte(strconv.Itoa(pid)), 0)
+		if !errors.Is(err, unix.EINVAL) {
+			break
+		}
+		sleep(30 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("cgroupmgr: move pid %d into %s: %w", pid, dir, err)
+	}
+	return nil
+}
+
+// Pids lists all processes of the container, including sub-cgroups.
+func (m *manager) Pids() ([]int, error) {
+	root := m.mainPath()
+	var pids []int
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root && errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("%s: %w", root, ErrNotFound)
+			}
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a sub-cgroup vanished while walking
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		got, err := readProcs(filepath.Join(p, "cgroup.procs"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		pids = append(pids, got...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cgroupmgr: list pids: %w", err)
+	}
+	return pids, nil
+}
+
+func readProcs(file string) ([]int, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []int
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		t := strings.TrimSpace(s.Text())
+		if t == "" {
+			continue
+		}
+		pid, err := strconv.Atoi(t)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad pid %q", file, t)
+		}
+		out = append(out, pid)
+	}
+	return out, s.Err()
+}
+
+// Destroy removes the dirs this manager created, deepest first, together
+// with any sub-cgroups the container made inside them. Dirs it did not
+// create are never touched.
+func (m *manager) Destroy() error {
+	todo := append([]string(nil), m.created...)
+	sort.SliceStable(todo, func(i, j int) bool { return depth(todo[i]) > depth(todo[j]) })
+	var errs []error
+	var left []string
+	for _, dir := range todo {
+		if err := removeTree(dir); err != nil {
+			errs = append(errs, err)
+			left = append(left, dir)
+		}
+	}
+	// Keep the ones that failed so that a retry (or the persisted state)
+	// still knows about them.
+	var keep []string
+	for _, c := range m.created {
+		for _, l := range left {
+			if c == l {
+				keep = append(keep, c)
+			}
+		}
+	}
+	m.created = keep
+	return errors.Join(errs...)
+}
+
+func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
+
+func removeTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cgroupmgr: destroy %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return rmdirRetry(dir)
+}
+
+// rmdirRetry retries EBUSY for about a second: a killed container's tasks
+// may still be exiting.
+func rmdirRetry(dir string) error {
+	delay := 10 * time.Millisecond
+	var err error
+	for i := 0; i < 8; i++ {
+		err = rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EAGAIN) {
+			break
+		}
+		sleep(delay)
+		delay *= 2
+		if delay > 200*time.Millisecond {
+			delay = 200 * time.Millisecond
+		}
+	}
+	return fmt.Errorf("cgroupmgr: remove cgroup %s: %w", dir, err)
+}
