@@ -85,7 +85,9 @@ func discover(mode Mode) (map[string]hierarchy, error) {
 	return out, nil
 }
 
-func underSysFs(p string) bool { return strings.HasPrefix(p, "/sys/fs/cgroup/") || p == "/sys/fs/cgroup" }
+func underSysFs(p string) bool {
+	return strings.HasPrefix(p, "/sys/fs/cgroup/") || p == "/sys/fs/cgroup"
+}
 
 // ownCgroups returns, for every discovered hierarchy, this process's cgroup
 // relative to what is visible at the hierarchy's mountpoint.

@@ -73,4 +73,3 @@ func TestLocalize(t *testing.T) {
 		}
 	}
 }
-
