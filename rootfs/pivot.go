@@ -1,0 +1,64 @@
+package rootfs
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// pivotRoot swaps the root without a put_old directory: pivot_root(".",
+// ".") stacks the old root on top of the new one at "/", where it can be
+// detached from a cwd pointing into it. This keeps read-only rootfses
+// working, since nothing has to be created in them.
+func pivotRoot(rootfs string) error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open old root: %w", err)
+	}
+	defer unix.Close(oldroot)
+	newroot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open new root %s: %w", rootfs, err)
+	}
+	defer unix.Close(newroot)
+
+	if err := sys.fchdir(newroot); err != nil {
+		return fmt.Errorf("chdir to new root %s: %w", rootfs, err)
+	}
+	if err := sys.pivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root %s: %w", rootfs, err)
+	}
+	if err := sys.fchdir(oldroot); err != nil {
+		return fmt.Errorf("chdir to old root: %w", err)
+	}
+	// Slave first, so the detach below cannot propagate to the host.
+	if err := sys.mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root rslave: %w", err)
+	}
+	if err := sys.unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	if err := sys.chdir("/"); err != nil {
+		return fmt.Errorf("chdir to new root: %w", err)
+	}
+	return nil
+}
+
+// moveRoot is the --no-pivot path for roots pivot_root refuses (initramfs):
+// the rootfs mount is moved over "/" and chrooted into. The host's tree
+// stays mounted underneath, unreachable from the chroot.
+func moveRoot(rootfs string) error {
+	if err := sys.chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir to rootfs %s: %w", rootfs, err)
+	}
+	if err := sys.mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move rootfs %s to /: %w", rootfs, err)
+	}
+	if err := sys.chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", rootfs, err)
+	}
+	if err := sys.chdir("/"); err != nil {
+		return fmt.Errorf("chdir to new root: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+// Package rootfs builds the container's filesystem view from inside its
+// new mount namespace: the spec's mounts, /dev, the pivot into the rootfs,
+// and the final masking and read-only remounts.
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Config is what the container init knows when it builds the rootfs.
+type Config struct {
+	Spec    *specs.Spec // validated by package spec
+	Rootfs  string      // absolute, cleaned host path of the rootfs directory
+	NoPivot bool        // MS_MOVE + chroot instead of pivot_root (ramfs hosts)
+}
+
+// ErrBadPropagation reports a linux.rootfsPropagation value we do not know.
+var ErrBadPropagation = errors.New("unknown rootfs propagation")
+
+var rootPropagation = map[string]uintptr{
+	"shared":      unix.MS_SHARED,
+	"rshared":     unix.MS_SHARED | unix.MS_REC,
+	"slave":       unix.MS_SLAVE,
+	"rslave":      unix.MS_SLAVE | unix.MS_REC,
+	"private":     unix.MS_PRIVATE,
+	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
+	"unbindable":  unix.MS_UNBINDABLE,
+	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+// propagationOf returns the rootfsPropagation flags, 0 when unset.
+func propagationOf(s *specs.Spec) (uintptr, error) {
+	if s.Linux == nil || s.Linux.RootfsPropagation == "" {
+		return 0, nil
+	}
+	f, ok := rootPropagation[s.Linux.RootfsPropagation]
+	if !ok {
+		return 0, fmt.Errorf("%w %q", ErrBadPropagation, s.Linux.RootfsPropagation)
+	}
+	return f, nil
+}
+
+func checkConfig(c *Config) error {
+	if c == nil || c.Spec == nil {
+		return errors.New("rootfs: no spec")
+	}
+	if !filepath.IsAbs(c.Rootfs) || filepath.Clean(c.Rootfs) != c.Rootfs || c.Rootfs == "/" {
+		return fmt.Errorf("rootfs %q: must be an absolute, clean path other than /", c.Rootfs)
+	}
+	return nil
+}
+
+// Prepare builds the container's mount tree and makes it the root. It must
+// run in the container's own mount namespace; on return the root and the
+// working directory are the container's "/" and the host's tree is gone
+// from this namespace.
+func Prepare(c *Config) error {
+	if err := checkConfig(c); err != nil {
+		return err
+	}
+	prop, err := propagationOf(c.Spec)
+	if err != nil {
+		return err
+	}
+	if prop == 0 {
+		// Nothing we mount may propagate back into the host's namespace.
+		prop = unix.MS_SLAVE | unix.MS_REC
+	}
+	if err := sys.mount("", "/", "", prop, ""); err != nil {
+		return fmt.Errorf("set propagation %s on /: %w", flagString(prop), err)
+	}
+	if err := makeParentPrivate(c.Rootfs); err != nil {
+		return err
+	}
+	// pivot_root needs the new root to be a mount point; the bind also
+	// gives the container a mount of its own to remount read-only later.
+	if err := sys.mount(c.Rootfs, c.Rootfs, "bind", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind mount rootfs %s onto itself: %w", c.Rootfs, err)
+	}
+	if err := buildTree(c); err != nil {
+		return err
+	}
+	if c.NoPivot {
+		return moveRoot(c.Rootfs)
+	}
+	return pivotRoot(c.Rootfs)
+}
+
+// buildTree does the spec's mounts and /dev while the host is still
+// visible (bind sources and device nodes are host paths).
+func buildTree(c *Config) error {
+	r, err := openRoot(c.Rootfs)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	b := newBuilder(c, r)
+	for _, m := range c.Spec.Mounts {
+		if err := b.mountOne(m); err != nil {
+			return err
+		}
+	}
+	if needsDevSetup(c.Spec) {
+		return b.setupDev()
+	}
+	return nil
+}
+
+// makeParentPrivate makes the mount holding the rootfs private: the
+// kernel refuses pivot_root under a shared parent, and the rootfs bind
+// must not propagate to the parent's peers. EINVAL means "not a mount
+// point", so the walk goes up until it finds one.
+func makeParentPrivate(path string) error {
+	for p := filepath.Dir(path); ; p = filepath.Dir(p) {
+		err := sys.mount("", p, "", unix.MS_PRIVATE, "")
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EINVAL) || p == "/" {
+			return fmt.Errorf("make parent mount of rootfs %s private: %w", path, err)
+		}
+	}
+}
+
+// Finalize does what must wait until the init has used /dev and /proc
+// (console, hostname, sysctls): masking, read-only remounts and the
+// requested root propagation. It runs inside the container's root.
+func Finalize(c *Config) error {
+	if err := checkConfig(c); err != nil {
+		return err
+	}
+	if l := c.Spec.Linux; l != nil {
+		for _, p := range l.ReadonlyPaths {
+			if err := readonlyPath(p); err != nil {
+				return err
+			}
+		}
+		for _, p := range l.MaskedPaths {
+			if err := maskPath(p); err != nil {
+				return err
+			}
+		}
+	}
+	if err := devReadonly(c.Spec); err != nil {
+		return err
+	}
+	if c.Spec.Root != nil && c.Spec.Root.Readonly {
+		if err := bindRemountRO("/"); err != nil {
+			return fmt.Errorf("remount / read-only: %w", err)
+		}
+	}
+	prop, err := propagationOf(c.Spec)
+	if err != nil {
+		return err
+	}
+	if prop != 0 {
+		if err := sys.mount("", "/", "", prop, ""); err != nil {
+			return fmt.Errorf("set propagation %s on /: %w", flagString(prop), err)
+		}
+	}
+	return nil
+}
