@@ -298,6 +298,24 @@ assert_no_container() {
 
 # ---------------------------------------------------------------- misc
 
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# wait_pid_gone PID [TIMEOUT_SECONDS=5]: wait until PID is dead (or a zombie).
+wait_pid_gone() {
+	local i
+	for ((i = 0; i < ${2:-5} * 20; i++)); do
+		pid_alive "$1" || return 0
+		sleep 0.05
+	done
+	echo "process $1 still alive" >&2
+	return 1
+}
+
 # host_ns TYPE: the host's namespace link for TYPE (e.g. net -> net:[4026...]).
 host_ns() {
 	readlink "/proc/self/ns/$1"
