@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/stasis-oci/stasis/lifecycle"
+	"github.com/stasis-oci/stasis/spec"
+)
+
+var killCommand = &cli.Command{
+	Name:      "kill",
+	Usage:     "send a signal (default SIGTERM) to a container's init, or with --all to all its processes",
+	ArgsUsage: "<container-id> [signal]",
+	Flags: []cli.Flag{
+		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process of the container"},
+	},
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 2); err != nil {
+			return err
+		}
+		sig := unix.SIGTERM
+		if c.NArg() == 2 {
+			s, err := spec.ParseSignal(c.Args().Get(1))
+			if err != nil {
+				return opError("kill", c.Args().First(), err)
+			}
+			sig = s
+		}
+		return withContainer(c, "kill", func(ctr *lifecycle.Container) error {
+			return ctr.Kill(sig, c.Bool("all"))
+		})
+	},
+}
+
+var deleteCommand = &cli.Command{
+	Name:      "delete",
+	Usage:     "delete a container and everything it holds on the host",
+	ArgsUsage: "<container-id>",
+	Flags: []cli.Flag{
+		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running or paused container first"},
+	},
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		id := c.Args().First()
+		err := onContainer(c, id, "delete", func(ctr *lifecycle.Container) error {
+			return ctr.Delete(c.Bool("force"))
+		})
+		// containerd deletes with --force whatever it may have half made;
+		// a container that is already gone is success then, as in runc.
+		if errors.Is(err, lifecycle.ErrNotFound) && c.Bool("force") {
+			return nil
+		}
+		return err
+	},
+}
+
+var specCommand = &cli.Command{
+	Name:  "spec",
+	Usage: "write a default config.json for a busybox-style bundle",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory to write config.json in"},
+		&cli.BoolFlag{Name: "rootless", Usage: "not supported yet"},
+	},
+	Action: func(c *cli.Context) error {
+		if c.Bool("rootless") {
+			return errors.New("spec: --rootless is not supported yet")
+		}
+		path := filepath.Join(c.String("bundle"), "config.json")
+		if _, err := os.Stat(path); err == nil {
+			return errors.New("spec: " + path + " exists: remove it first")
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return errors.New("spec: " + err.Error())
+		}
+		defer f.Close()
+		enc := jsonIndentEncoder(f)
+		return enc.Encode(spec.Default())
+	},
+}

@@ -1,0 +1,54 @@
+package lifecycle
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// setupConsole creates the container's pty inside its own devpts, sends
+// the master to whoever listens on --console-socket (SCM_RIGHTS, as runc
+// does, so containerd and recvtty work unchanged) and makes the slave the
+// init's stdio and controlling terminal.
+func setupConsole(conn *os.File, p *specs.Process) error {
+	defer conn.Close()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("get pty number: %w", err)
+	}
+	slavePath := fmt.Sprintf("/dev/pts/%d", n)
+	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", slavePath, err)
+	}
+	defer slave.Close()
+	if p.ConsoleSize != nil {
+		ws := &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
+		if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("set console size: %w", err)
+		}
+	}
+	rights := unix.UnixRights(int(master.Fd()))
+	if err := unix.Sendmsg(int(conn.Fd()), []byte(master.Name()), rights, nil, 0); err != nil {
+		return fmt.Errorf("send pty master over console socket: %w", err)
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup3(int(slave.Fd()), fd, 0); err != nil {
+			return fmt.Errorf("dup pty slave to fd %d: %w", fd, err)
+		}
+	}
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	return nil
+}

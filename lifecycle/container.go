@@ -1,0 +1,288 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/stasis-oci/stasis/cgroupmgr"
+)
+
+// Container is a locked, loaded container. Commands get one from
+// Store.Get, act through it, and Close it.
+type Container struct {
+	h  *Handle
+	st *State
+	cg cgroupmgr.Manager
+}
+
+// Get locks and loads container id.
+func (s *Store) Get(id string) (*Container, error) {
+	h, err := s.Open(id)
+	if errors.Is(err, ErrNotFound) && checkID(id) == nil {
+		// A state dir without state.json is an abandoned create: give it
+		// a phase so `delete` can clean it up.
+		if lh, lerr := lockDir(id, s.dir(id)); lerr == nil {
+			return &Container{h: lh, st: &State{ID: id}}, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.Load()
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &Container{h: h, st: st}, nil
+}
+
+// Close releases the container's lock.
+func (c *Container) Close() { c.h.Close() }
+
+// ID is the container's id.
+func (c *Container) ID() string { return c.h.ID }
+
+// State is the persisted state (read-only for callers).
+func (c *Container) State() *State { return c.st }
+
+func (c *Container) cgroup() (cgroupmgr.Manager, error) {
+	if c.cg != nil {
+		return c.cg, nil
+	}
+	if c.st.Cgroup == nil {
+		return nil, nil
+	}
+	m, err := cgroupmgr.Load(c.st.Cgroup)
+	if err != nil {
+		return nil, fmt.Errorf("load cgroup: %w", err)
+	}
+	c.cg = m
+	return m, nil
+}
+
+// Status derives the OCI status from the live system, as runc does: the
+// init's liveness, the exec fifo (present until start), and the freezer.
+func (c *Container) Status() Status {
+	if c.st.Pid == 0 {
+		return Creating
+	}
+	if !alive(c.st.Pid, c.st.PidStartTime) {
+		return Stopped
+	}
+	if _, err := os.Stat(filepath.Join(c.h.dir, fifoFile)); err == nil {
+		return Created
+	}
+	if cg, err := c.cgroup(); err == nil && cg != nil {
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			return Paused
+		}
+	}
+	return Running
+}
+
+func (c *Container) phase() phase {
+	switch s := c.Status(); s {
+	case Creating:
+		return creatingPhase{refuseAll{s}, c}
+	case Created:
+		return createdPhase{refuseAll{s}, c}
+	case Running:
+		return runningPhase{refuseAll{s}, c}
+	case Paused:
+		return pausedPhase{refuseAll{s}, c}
+	default:
+		return stoppedPhase{refuseAll{s}, c}
+	}
+}
+
+// Start releases a created container's init to exec the user process.
+func (c *Container) Start() error { return c.phase().Start() }
+
+// Kill sends sig to the init, or with all to every process of the container.
+func (c *Container) Kill(sig unix.Signal, all bool) error { return c.phase().Kill(sig, all) }
+
+// Delete removes the container; running or paused ones need force.
+func (c *Container) Delete(force bool) error { return c.phase().Delete(force) }
+
+// Pause freezes every process of a running container.
+func (c *Container) Pause() error { return c.phase().Pause() }
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error { return c.phase().Resume() }
+
+// OCIState is the state document `stasis state` prints: the runtime
+// spec's fields plus created and owner, as runc prints them.
+type OCIState struct {
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+}
+
+// OCIState reports the container as the runtime spec describes it.
+func (c *Container) OCIState() OCIState {
+	s := c.Status()
+	pid := c.st.Pid
+	if s == Stopped {
+		pid = 0
+	}
+	return OCIState{
+		State: specs.State{
+			Version:     specs.Version,
+			ID:          c.ID(),
+			Status:      specs.ContainerState(s),
+			Pid:         pid,
+			Bundle:      c.st.Bundle,
+			Annotations: c.st.Annotations,
+		},
+		Rootfs:  c.st.Rootfs,
+		Created: c.st.Created,
+		Owner:   c.st.Owner,
+	}
+}
+
+func (c *Container) signal(sig unix.Signal, all bool) error {
+	if all {
+		return c.signalAll(sig)
+	}
+	err := signalPid(c.st.Pid, c.st.PidStartTime, sig)
+	if errors.Is(err, errProcessGone) {
+		return refuse("kill", Stopped)
+	}
+	return err
+}
+
+// signalPaused delivers sig to a frozen container. A frozen task does not
+// act on a signal until thawed, so SIGKILL thaws after sending (as runc
+// does) to let the container actually die.
+func (c *Container) signalPaused(sig unix.Signal, all bool) error {
+	if err := c.signal(sig, all); err != nil {
+		return err
+	}
+	if sig == unix.SIGKILL {
+		return c.thaw()
+	}
+	return nil
+}
+
+func (c *Container) signalAll(sig unix.Signal) error {
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if cg == nil {
+		return c.signal(sig, false)
+	}
+	pids, err := cg.Pids()
+	if err != nil {
+		return fmt.Errorf("list processes: %w", err)
+	}
+	for _, pid := range pids {
+		// A process may exit between listing and signalling: fine.
+		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("signal %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+func (c *Container) freeze() error {
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if cg == nil {
+		return errors.New("container has no cgroup to freeze")
+	}
+	if err := cg.Freeze(); err != nil {
+		return fmt.Errorf("freeze: %w", err)
+	}
+	return nil
+}
+
+func (c *Container) thaw() error {
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if cg == nil {
+		return errors.New("container has no cgroup to thaw")
+	}
+	if err := cg.Thaw(); err != nil {
+		return fmt.Errorf("thaw: %w", err)
+	}
+	return nil
+}
+
+// killAndDestroy kills every process of the container, waits for the init
+// to go, and removes everything.
+func (c *Container) killAndDestroy() error {
+	if err := c.killEverything(); err != nil {
+		return err
+	}
+	return c.destroy()
+}
+
+func (c *Container) killEverything() error {
+	if cg, _ := c.cgroup(); cg != nil {
+		// Thaw first: SIGKILL is not acted on by a frozen task.
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			_ = cg.Thaw()
+		}
+	}
+	if err := signalPid(c.st.Pid, c.st.PidStartTime, unix.SIGKILL); err != nil && !errors.Is(err, errProcessGone) {
+		return err
+	}
+	if err := waitGone(c.st.Pid, c.st.PidStartTime, 10*time.Second); err != nil {
+		return err
+	}
+	return nil
+}
+
+// destroy removes what the container owns on the host: leftover processes
+// in its cgroup (possible without a pid namespace), the cgroups stasis
+// made, and the state dir. Mounts live in the container's mount namespace
+// and went with its last process.
+func (c *Container) destroy() error {
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if cg != nil {
+		if err := killCgroup(cg); err != nil {
+			return err
+		}
+		if err := cg.Destroy(); err != nil {
+			return fmt.Errorf("remove cgroup: %w", err)
+		}
+	}
+	return c.h.Remove()
+}
+
+// killCgroup SIGKILLs whatever is left in the cgroup and waits (briefly)
+// for it to empty, so the cgroup directories can be removed.
+func killCgroup(cg cgroupmgr.Manager) error {
+	if frozen, err := cg.Frozen(); err == nil && frozen {
+		_ = cg.Thaw()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids, err := cg.Pids()
+		if err != nil || len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes %v did not die", pids)
+		}
+		for _, pid := range pids {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,28 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors callers (and the CLI's exit codes) tell apart with errors.Is.
+var (
+	ErrNotFound   = errors.New("container does not exist")
+	ErrExists     = errors.New("container already exists")
+	ErrWrongState = errors.New("operation not allowed in this state")
+	ErrInvalidID  = errors.New("invalid container id")
+)
+
+// StateError says which operation a container's current state refused.
+type StateError struct {
+	Op     string
+	Status Status
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("cannot %s a %s container", e.Op, e.Status)
+}
+
+func (e *StateError) Unwrap() error { return ErrWrongState }
+
+func refuse(op string, s Status) error { return &StateError{Op: op, Status: s} }

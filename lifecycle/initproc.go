@@ -1,0 +1,185 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/moby/sys/capability"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/stasis-oci/stasis/spec"
+)
+
+// setupNames sets hostname, domainname and sysctls (the spec validator
+// already checked each has the namespace it needs).
+func setupNames(sp *specs.Spec) error {
+	if sp.Hostname != "" {
+		if err := unix.Sethostname([]byte(sp.Hostname)); err != nil {
+			return fmt.Errorf("set hostname %q: %w", sp.Hostname, err)
+		}
+	}
+	if sp.Domainname != "" {
+		if err := unix.Setdomainname([]byte(sp.Domainname)); err != nil {
+			return fmt.Errorf("set domainname %q: %w", sp.Domainname, err)
+		}
+	}
+	if sp.Linux == nil {
+		return nil
+	}
+	for key, val := range sp.Linux.Sysctl {
+		p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+		if err := os.WriteFile(p, []byte(val), 0); err != nil {
+			return fmt.Errorf("set sysctl %s=%s: %w", key, val, err)
+		}
+	}
+	return nil
+}
+
+func setRlimits(rls []specs.POSIXRlimit) error {
+	for _, rl := range rls {
+		res, err := spec.RlimitType(rl.Type)
+		if err != nil {
+			return err
+		}
+		// syscall.Setrlimit (not x/sys) so the Go runtime knows NOFILE was
+		// set on purpose and does not restore its own value at exec.
+		lim := &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if err := syscall.Setrlimit(res, lim); err != nil {
+			return fmt.Errorf("set %s to %d/%d: %w", rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+	return nil
+}
+
+func setPersonality(l *specs.Linux) error {
+	if l == nil || l.Personality == nil {
+		return nil
+	}
+	// Values of PER_LINUX and PER_LINUX32 from <sys/personality.h>.
+	var persona int
+	switch l.Personality.Domain {
+	case specs.PerLinux:
+		persona = 0x0000
+	case specs.PerLinux32:
+		persona = 0x0008
+	default:
+		return fmt.Errorf("personality %q: unsupported domain", l.Personality.Domain)
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, uintptr(persona), 0, 0); errno != 0 {
+		return fmt.Errorf("set personality %s: %w", l.Personality.Domain, errno)
+	}
+	return nil
+}
+
+// joinSessionKeyring gives the container a session keyring of its own so
+// it cannot see the host's keys (runc does the same unless --no-new-keyring).
+func joinSessionKeyring(id string) error {
+	_, err := unix.KeyctlJoinSessionKeyring("_ses." + id)
+	if err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("join session keyring: %w", err)
+	}
+	return nil
+}
+
+// switchUser drops to process.user and to process.capabilities. The
+// bounding set is cut first (that needs CAP_SETPCAP, which the user may
+// not keep); keep-caps carries the permitted set across setuid so the
+// final capset can still grant what the spec asks for.
+func switchUser(p *specs.Process) error {
+	caps, err := capability.NewPid2(0)
+	if err != nil {
+		return fmt.Errorf("capabilities: %w", err)
+	}
+	if err := caps.Load(); err != nil {
+		return fmt.Errorf("capabilities: %w", err)
+	}
+	sets, err := capSets(p.Capabilities)
+	if err != nil {
+		return err
+	}
+	caps.Clear(capability.BOUNDING)
+	caps.Set(capability.BOUNDING, sets[capability.BOUNDING]...)
+	if err := caps.Apply(capability.BOUNDING); err != nil {
+		return fmt.Errorf("drop bounding capabilities: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set keep-caps: %w", err)
+	}
+	u := p.User
+	if len(u.AdditionalGids) > 0 || canSetgroups() {
+		gids := make([]int, len(u.AdditionalGids))
+		for i, g := range u.AdditionalGids {
+			gids[i] = int(g)
+		}
+		// syscall's set*id calls apply to every thread of the process.
+		if err := syscall.Setgroups(gids); err != nil {
+			return fmt.Errorf("setgroups %v: %w", gids, err)
+		}
+	}
+	if err := syscall.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("setgid %d: %w", u.GID, err)
+	}
+	if err := syscall.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("setuid %d: %w", u.UID, err)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear keep-caps: %w", err)
+	}
+	caps.Clear(capability.CAPS | capability.AMBIENT)
+	for _, which := range []capability.CapType{capability.EFFECTIVE, capability.PERMITTED, capability.INHERITABLE, capability.AMBIENT} {
+		caps.Set(which, sets[which]...)
+	}
+	if err := caps.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("set capabilities: %w", err)
+	}
+	if len(sets[capability.AMBIENT]) > 0 {
+		if err := caps.Apply(capability.AMBIENT); err != nil {
+			return fmt.Errorf("set ambient capabilities: %w", err)
+		}
+	}
+	if u.Umask != nil {
+		syscall.Umask(int(*u.Umask))
+	}
+	return nil
+}
+
+// canSetgroups: in a user namespace whose setgroups is "deny", setgroups
+// fails even to clear the list, so only call it when allowed or needed.
+func canSetgroups() bool {
+	data, err := os.ReadFile("/proc/self/setgroups")
+	return err != nil || strings.TrimSpace(string(data)) == "allow"
+}
+
+func capSets(c *specs.LinuxCapabilities) (map[capability.CapType][]capability.Cap, error) {
+	out := map[capability.CapType][]capability.Cap{}
+	if c == nil {
+		return out, nil
+	}
+	lists := map[capability.CapType][]string{
+		capability.BOUNDING:    c.Bounding,
+		capability.EFFECTIVE:   c.Effective,
+		capability.PERMITTED:   c.Permitted,
+		capability.INHERITABLE: c.Inheritable,
+		capability.AMBIENT:     c.Ambient,
+	}
+	last, _ := capability.LastCap()
+	for which, names := range lists {
+		for _, n := range names {
+			cp, err := spec.ParseCapability(n)
+			if err != nil {
+				return nil, err
+			}
+			// A capability this kernel does not know is skipped, as runc
+			// does, so one config works across kernels.
+			if cp > last {
+				continue
+			}
+			out[which] = append(out[which], cp)
+		}
+	}
+	return out, nil
+}

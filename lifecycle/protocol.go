@@ -1,0 +1,107 @@
+package lifecycle
+
+// The parent/init protocol.
+//
+// `stasis create` (the parent) starts a sealed copy of its own binary as
+// `stasis init`. That process begins as "stage 0" in the C constructor of
+// lifecycle/nsenter, and its clone "stage 1" becomes the container init.
+//
+//	step  who               what                                              where
+//	----  ----------------  ------------------------------------------------  ----------------------
+//	 1    parent            seal a copy of the binary, make the exec fifo,     create.go
+//	                        socketpair; spawn stage 0 with the fds below
+//	 2    parent            put stage 0 in the container's cgroups             create.go
+//	 3    parent -> stage0  bootstrap: namespaces to join, clone flags         bootstrap.go
+//	 4    stage0 <-> parent USERMAP_REQ pid / parent writes maps / ACK         bootstrap.go, nsenter.c
+//	 5    stage0 -> parent  CHILD_PID of stage 1 (the init); stage 0 exits     bootstrap.go, nsenter.c
+//	 6    parent -> init    msgConfig: spec, rootfs, options                   create.go
+//	 7    init              rootfs, console, hostname, sysctl, rlimits, user,  init_linux.go
+//	                        capabilities (everything up to exec)
+//	 8    init -> parent    msgReady, or msgError with what failed             init_linux.go
+//	 9    parent            write state.json and the pid file; exit            create.go
+//	10    init              open the exec fifo for writing: blocks             init_linux.go
+//	11    `stasis start`    open the fifo for reading, read one byte,          start.go
+//	                        remove it; init execs the user process
+//
+// Steps 3-5 use the fixed binary layout of nsenter.c (u32 type, u32 length,
+// payload); steps 6 and 8 are JSON objects on the same socket.
+//
+// File descriptors given to stage 0 (and inherited by the init) are named
+// by environment variables, never found by index arithmetic:
+//
+//	_STASIS_INIT_SOCK    the protocol socket (also tells nsenter.c to act)
+//	_STASIS_FIFO_FD      O_PATH fd of the exec fifo (reopened for writing
+//	                     through /proc/self/fd after pivot_root)
+//	_STASIS_CONSOLE_FD   connection to --console-socket, when terminal
+//
+// Fds 0-2 are the container's stdio; --preserve-fds N keeps 3..3+N-1 at
+// their numbers, so the named fds come after them.
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+const (
+	envInitSock = "_STASIS_INIT_SOCK"
+	envFifoFd   = "_STASIS_FIFO_FD"
+	envConsole  = "_STASIS_CONSOLE_FD"
+)
+
+// msgConfig (step 6) is everything the init needs to build the container.
+type msgConfig struct {
+	ID           string      `json:"id"`
+	Spec         *specs.Spec `json:"spec"`
+	Rootfs       string      `json:"rootfs"`
+	NoPivot      bool        `json:"no_pivot"`
+	NoNewKeyring bool        `json:"no_new_keyring"`
+	PreserveFds  int         `json:"preserve_fds"`
+}
+
+// msgStatus (step 8) is the init's answer: ready, or what failed.
+type msgStatus struct {
+	Ready bool   `json:"ready"`
+	Error string `json:"error,omitempty"`
+}
+
+// namedFds lays out the extra files of the init: preserved fds first (they
+// keep their numbers), then the named ones. It returns the ExtraFiles list
+// and the environment entries naming each fd's number.
+type namedFds struct {
+	preserved []*os.File
+	names     []string
+	files     []*os.File
+}
+
+func (n *namedFds) add(env string, f *os.File) {
+	n.names = append(n.names, env)
+	n.files = append(n.files, f)
+}
+
+func (n *namedFds) layout() (extra []*os.File, env []string) {
+	extra = append(extra, n.preserved...)
+	for i, f := range n.files {
+		fd := 3 + len(n.preserved) + i
+		extra = append(extra, f)
+		env = append(env, n.names[i]+"="+strconv.Itoa(fd))
+	}
+	return extra, env
+}
+
+// namedFd takes the fd named by env out of the environment (so it does not
+// leak to the user process) and returns it as a file.
+func namedFd(env string) (*os.File, error) {
+	v := os.Getenv(env)
+	if v == "" {
+		return nil, nil
+	}
+	os.Unsetenv(env)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("bad %s=%q", env, v)
+	}
+	return os.NewFile(uintptr(fd), env), nil
+}

@@ -1,0 +1,115 @@
+package lifecycle
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestReserveRefusesExistingAndBadIDs(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	h, err := s.Reserve("ct1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	if _, err := s.Reserve("ct1"); !errors.Is(err, ErrExists) {
+		t.Fatalf("second reserve: got %v, want ErrExists", err)
+	}
+	for _, bad := range []string{"", ".", "..", "a/b", "../x", "a b"} {
+		if _, err := s.Reserve(bad); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("reserve %q: got %v, want ErrInvalidID", bad, err)
+		}
+	}
+}
+
+func TestSaveLoadRoundTripAndList(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	h, err := s.Reserve("ct1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &State{ID: "ct1", Bundle: "/b", Pid: 42, PidStartTime: 7, Created: time.Unix(100, 0).UTC()}
+	if err := h.Save(want); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	// A reserved dir without state.json (create in progress or crashed)
+	// is not listed.
+	h2, _ := s.Reserve("half")
+	h2.Close()
+	ids, err := s.List()
+	if err != nil || len(ids) != 1 || ids[0] != "ct1" {
+		t.Fatalf("List = %v, %v; want [ct1]", ids, err)
+	}
+	h, err = s.Open("ct1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	got, err := h.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Pid != 42 || got.PidStartTime != 7 || got.Bundle != "/b" || !got.Created.Equal(want.Created) {
+		t.Fatalf("loaded %+v, want %+v", got, want)
+	}
+	if _, err := s.Open("missing"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("open missing: %v", err)
+	}
+	// No temp files are left next to state.json.
+	ents, _ := os.ReadDir(filepath.Join(s.Root, "ct1"))
+	if len(ents) != 1 {
+		t.Fatalf("state dir holds %d entries, want only state.json", len(ents))
+	}
+}
+
+// The lock serialises concurrent commands on one container.
+func TestOpenSerialises(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	h, _ := s.Reserve("ct1")
+	h.Save(&State{ID: "ct1"})
+	h.Close()
+
+	var mu sync.Mutex
+	inside := 0
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := s.Open("ct1")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			inside++
+			if inside > 1 {
+				t.Error("two holders of one container lock")
+			}
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+			mu.Lock()
+			inside--
+			mu.Unlock()
+			h.Close()
+		}()
+	}
+	wg.Wait()
+}
+
+func TestOpenAfterRemoveIsNotFound(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	h, _ := s.Reserve("ct1")
+	h.Save(&State{ID: "ct1"})
+	if err := h.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open("ct1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("open after remove: %v", err)
+	}
+}

@@ -1,0 +1,156 @@
+// Command stasis is a runc-compatible OCI container runtime whose
+// specialty is checkpoint/restore. This package is CLI wiring only: each
+// command's file parses flags and calls into lifecycle/.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/stasis-oci/stasis/lifecycle"
+	"github.com/stasis-oci/stasis/spec"
+)
+
+// version is stasis's own version; gitCommit is set by the Makefile.
+var (
+	version   = "0.1.0-dev"
+	gitCommit = ""
+)
+
+func main() {
+	// The container init is this same binary re-executed; it must not go
+	// through the CLI (its namespaces were already set up by nsenter).
+	if lifecycle.IsInit() {
+		lifecycle.InitMain()
+	}
+	os.Exit(run(os.Args))
+}
+
+func run(args []string) int {
+	app := newApp()
+	if err := app.Run(args); err != nil {
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) && ec.ExitCode() >= 0 && err.Error() == "" {
+			return ec.ExitCode()
+		}
+		reportError(err)
+		if errors.As(err, &ec) {
+			return ec.ExitCode()
+		}
+		return 1
+	}
+	return 0
+}
+
+func newApp() *cli.App {
+	cli.VersionPrinter = func(c *cli.Context) {
+		fmt.Fprintf(c.App.Writer, "stasis version %s\n", version)
+		if gitCommit != "" {
+			fmt.Fprintf(c.App.Writer, "commit: %s\n", gitCommit)
+		}
+		fmt.Fprintf(c.App.Writer, "spec: %s\ngo: %s\n", spec.Version, runtime.Version())
+	}
+	return &cli.App{
+		Name:    "stasis",
+		Usage:   "OCI container runtime with checkpoint/restore that just works",
+		Version: version,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
+			&cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.StringFlag{Name: "root", Value: "/run/stasis", Usage: "directory for container state"},
+			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd to manage cgroups (not supported yet)"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignored: stasis runs as root"},
+		},
+		Before:               setupLogging,
+		ExitErrHandler:       func(*cli.Context, error) {}, // errors are reported once, by run()
+		EnableBashCompletion: false,
+		Commands: []*cli.Command{
+			specCommand,
+			createCommand,
+			startCommand,
+			runCommand,
+			stateCommand,
+			listCommand,
+			killCommand,
+			deleteCommand,
+		},
+	}
+}
+
+var logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+// errorLog receives fatal errors in the JSON form containerd reads: it
+// reports the last line whose level is "error".
+var errorLog *slog.Logger
+
+func setupLogging(c *cli.Context) error {
+	level := slog.LevelInfo
+	if c.Bool("debug") {
+		level = slog.LevelDebug
+	}
+	var out io.Writer = os.Stderr
+	if path := c.String("log"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("open log file %s: %w", path, err)
+		}
+		out = f
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: runcStyle}
+	switch c.String("log-format") {
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(out, opts))
+		errorLog = logger
+	case "text":
+		logger = slog.New(slog.NewTextHandler(out, opts))
+	default:
+		return fmt.Errorf("unknown --log-format %q: use text or json", c.String("log-format"))
+	}
+	return nil
+}
+
+// runcStyle writes levels in lower case ("error"), as logrus does for
+// runc: containerd matches on it.
+func runcStyle(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.LevelKey && len(groups) == 0 {
+		return slog.String(slog.LevelKey, strings.ToLower(a.Value.String()))
+	}
+	return a
+}
+
+func reportError(err error) {
+	fmt.Fprintln(os.Stderr, "stasis: "+err.Error())
+	if errorLog != nil {
+		errorLog.Error(err.Error())
+	}
+}
+
+func store(c *cli.Context) *lifecycle.Store {
+	return &lifecycle.Store{Root: c.String("root")}
+}
+
+// containerID returns the one ID argument a command takes.
+func containerID(c *cli.Context) (string, error) {
+	if c.NArg() < 1 {
+		return "", fmt.Errorf("%s: container id is required", c.Command.Name)
+	}
+	return c.Args().First(), nil
+}
+
+func checkArgs(c *cli.Context, min, max int) error {
+	n := c.NArg()
+	if n < min || n > max {
+		return fmt.Errorf("%s: expected %d to %d arguments, got %d (usage: %s %s)",
+			c.Command.Name, min, max, n, c.Command.Name, c.Command.ArgsUsage)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/stasis-oci/stasis/lifecycle"
+)
+
+var runCommand = &cli.Command{
+	Name:      "run",
+	Usage:     "create and start a container; without --detach, wait for it and return its exit code",
+	ArgsUsage: "<container-id>",
+	Flags: append([]cli.Flag{
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the container to exit"},
+	}, createFlags...),
+	Action: func(c *cli.Context) error {
+		// Catch signals before the container exists, so none is lost
+		// between its start and our wait.
+		sigs := make(chan os.Signal, 64)
+		if !c.Bool("detach") {
+			signal.Notify(sigs)
+			defer signal.Stop(sigs)
+		}
+		ctr, err := createContainer(c)
+		if err != nil {
+			return err
+		}
+		id := ctr.ID()
+		pid := ctr.State().Pid
+		if err := ctr.Start(); err != nil {
+			ctr.Close()
+			return opError("run", id, err)
+		}
+		ctr.Close()
+		if c.Bool("detach") {
+			return nil
+		}
+		code := waitForward(pid, sigs)
+		if err := onContainer(c, id, "delete", func(ctr *lifecycle.Container) error { return ctr.Delete(true) }); err != nil {
+			reportError(err)
+		}
+		return cli.Exit("", code)
+	},
+}
+
+// waitForward waits for the container init (our child: nsenter clones it
+// with CLONE_PARENT) and forwards the signals we receive to it, as runc
+// does for a foreground container. It returns the shell-style exit code.
+func waitForward(pid int, sigs chan os.Signal) int {
+	exited := make(chan unix.WaitStatus, 1)
+	go func() {
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(pid, &ws, 0, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "stasis: wait for container init %d: %v\n", pid, err)
+				ws = unix.WaitStatus(255 << 8)
+			}
+			exited <- ws
+			return
+		}
+	}()
+	for {
+		select {
+		case ws := <-exited:
+			if ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
+			return ws.ExitStatus()
+		case s := <-sigs:
+			sig, ok := s.(unix.Signal)
+			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGWINCH || sig == unix.SIGPIPE {
+				continue
+			}
+			_ = unix.Kill(pid, sig)
+		}
+	}
+}
