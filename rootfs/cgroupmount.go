@@ -34,7 +34,14 @@ func (b *builder) mountCgroup(m specs.Mount) error {
 	}
 	var v1 []*mountinfo.Info
 	var v2 *mountinfo.Info
+	seen := map[[2]int]bool{}
 	for _, mi := range all {
+		// Mounts already inside the rootfs (e.g. under a host /sys bound
+		// there by the sysfs fallback) are copies, not the host's layout.
+		if isUnder(mi.Mountpoint, b.c.Rootfs) || seen[[2]int{mi.Major, mi.Minor}] {
+			continue
+		}
+		seen[[2]int{mi.Major, mi.Minor}] = true
 		switch mi.FSType {
 		case "cgroup":
 			v1 = append(v1, mi)
@@ -211,4 +218,8 @@ func hostCgroupDir(mi *mountinfo.Info, own map[string]string) (string, error) {
 		rel = cg
 	}
 	return filepath.Join(mi.Mountpoint, rel), nil
+}
+
+func isUnder(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, dir+"/")
 }
