@@ -141,9 +141,10 @@ setup_bundle() {
 }
 
 # update_config 'JQ FILTER' [jq args...]: edit $BUNDLE/config.json in place.
+# The jq args come after the filter (e.g. --arg n v, or --args -- a b).
 update_config() {
 	local f=$BUNDLE/config.json
-	jq "${@:2}" "$1" "$f" >"$f.tmp" && mv "$f.tmp" "$f"
+	jq "$1" "${@:2}" <"$f" >"$f.tmp" && mv "$f.tmp" "$f"
 }
 
 # set_args ARGS...: set process.args.
@@ -333,6 +334,7 @@ ns_inode() {
 start_ns_holder() {
 	setsid unshare --fork "$@" sleep 300 </dev/null >/dev/null 2>&1 3>&- &
 	local upid=$! i c
+	disown $upid
 	on_teardown "kill -9 $upid"
 	HOLDER_PID=
 	for ((i = 0; i < 100; i++)); do

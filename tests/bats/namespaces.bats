@@ -1,0 +1,202 @@
+#!/usr/bin/env bats
+# Namespaces: new ones, user namespace mappings, joining existing ones by path.
+
+load helpers
+
+NS_REPORT='for t in pid mnt ipc uts net cgroup user; do echo "$t $(readlink /proc/self/ns/$t)"; done'
+
+# spec_ns TYPE: the namespace type name in config.json for a /proc/self/ns name.
+spec_ns() {
+	case $1 in
+	mnt) echo mount ;;
+	net) echo network ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# ns_of_output TYPE: from $output of NS_REPORT, the link for TYPE.
+ns_of_output() {
+	awk -v t="$1" '$1 == t {print $2}' <<<"$output"
+}
+
+# userns_bundle: make the bundle usable by container root = host uid 100000:
+# map 0 -> 100000 (65536 ids), chown the rootfs, let that uid reach it.
+userns_bundle() {
+	update_config '.linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	chown -R 100000:100000 "$ROOTFS"
+	# bats's temp dirs are 0700: let the mapped root traverse them
+	local d=$BUNDLE
+	while [ "$d" != / ] && [ "$d" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
+		chmod o+x "$d"
+		d=$(dirname "$d")
+	done
+}
+
+@test "default namespaces (pid mount ipc uts net) are new" {
+	setup_bundle sh -c "$NS_REPORT"
+	run_in_container sh -c "$NS_REPORT"
+	assert_success
+	local t
+	for t in pid mnt ipc uts net; do
+		local inside
+		inside=$(ns_of_output $t)
+		[ -n "$inside" ] || fail "no $t line in: $output"
+		[ "$inside" != "$(host_ns $t)" ] || fail "$t namespace is the host's ($inside)"
+	done
+	# not asked for: shared with the host
+	assert_equal "$(ns_of_output cgroup)" "$(host_ns cgroup)" "cgroup ns (not requested)"
+	assert_equal "$(ns_of_output user)" "$(host_ns user)" "user ns (not requested)"
+}
+
+@test "a cgroup namespace is new when asked for" {
+	setup_bundle true
+	update_config '.linux.namespaces += [{"type": "cgroup"}]'
+	run_in_container sh -c "$NS_REPORT; cat /proc/self/cgroup"
+	assert_success
+	local inside
+	inside=$(ns_of_output cgroup)
+	[ -n "$inside" ] && [ "$inside" != "$(host_ns cgroup)" ] || fail "cgroup ns not new: $output"
+	# inside its own cgroup namespace, the container's cgroups are the roots
+	assert_output_contains "pids:/"$'\n'
+}
+
+@test "the process is pid 1 of its pid namespace" {
+	setup_bundle true
+	run_in_container sh -c 'echo $$; ls -d /proc/[0-9]*'
+	assert_success
+	# pid 1, and the only processes are its own (sh, ls)
+	assert_equal "$(head -1 <<<"$output")" 1 "pid inside"
+	[ "$(grep -c '^/proc/' <<<"$output")" -le 2 ] || fail "host processes visible: $output"
+}
+
+@test "a network namespace has only lo" {
+	setup_bundle true
+	run_in_container ls /sys/class/net
+	assert_success
+	assert_output_equals lo
+}
+
+@test "user namespace with uid and gid mappings" {
+	setup_bundle true
+	update_config '.linux.namespaces += [{"type": "user"}, {"type": "cgroup"}]'
+	userns_bundle
+	run_in_container sh -c "$NS_REPORT; cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u /bin/busybox"
+	assert_success
+	local t inside
+	for t in pid mnt ipc uts net cgroup user; do
+		inside=$(ns_of_output $t)
+		[ -n "$inside" ] && [ "$inside" != "$(host_ns $t)" ] || fail "$t namespace not new: $output"
+	done
+	assert_output_matches "(^|"$'\n'")[[:space:]]*0[[:space:]]+100000[[:space:]]+65536"$'\n'"[[:space:]]*0[[:space:]]+100000[[:space:]]+65536"
+	# root inside, and the rootfs owned by 100000 on the host shows as 0
+	assert_equal "$(tail -2 <<<"$output" | tr '\n' ' ')" "0 0 " "id -u, owner of /bin/busybox"
+}
+
+@test "a user namespace without mappings fails" {
+	setup_bundle true
+	update_config '.linux.namespaces += [{"type": "user"}] | del(.linux.uidMappings, .linux.gidMappings)'
+	local id
+	id=$(new_id)
+	run create_container "$id"
+	assert_failure
+	assert_output_contains "mapping"
+	assert_no_container "$id"
+}
+
+# join_test TYPE UNSHARE-FLAG: run a container whose TYPE namespace is a path
+# to one held by an `unshare` process; the inode inside must match it.
+join_test() {
+	local t=$1 flag=$2
+	start_ns_holder "$flag"
+	local want
+	want=$(readlink "/proc/$HOLDER_PID/ns/$t")
+	[ "$want" != "$(host_ns $t)" ] || fail "holder did not make a new $t namespace"
+	local st
+	st=$(spec_ns "$t")
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != $t)] + [{"type": $t, "path": $p}]' \
+		--arg t "$st" --arg p "/proc/$HOLDER_PID/ns/$t"
+	run_in_container sh -c "$NS_REPORT"
+	assert_success
+	assert_equal "$(ns_of_output "$t")" "$want" "$t namespace of the container"
+}
+
+@test "join an existing network namespace by path" {
+	setup_bundle true
+	join_test net --net
+}
+
+@test "join a network namespace made by ip netns" {
+	setup_bundle true
+	local ns="stasis-bats-$$-$BATS_TEST_NUMBER"
+	ip netns add "$ns"
+	on_teardown "ip netns delete $ns"
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "network")] + [{"type": "network", "path": $p}]' \
+		--arg p "/run/netns/$ns"
+	run_in_container sh -c "$NS_REPORT"
+	assert_success
+	assert_equal "$(ns_of_output net)" "net:[$(stat -L -c %i "/run/netns/$ns")]" "net namespace"
+}
+
+@test "join an existing ipc namespace by path" {
+	setup_bundle true
+	join_test ipc --ipc
+}
+
+@test "join an existing uts namespace by path" {
+	setup_bundle true
+	update_config 'del(.hostname)'
+	join_test uts --uts
+}
+
+@test "join an existing pid namespace by path" {
+	setup_bundle true
+	join_test pid --pid
+}
+
+@test "join an existing mount namespace by path" {
+	setup_bundle true
+	join_test mnt --mount
+}
+
+@test "join an existing cgroup namespace by path" {
+	setup_bundle true
+	join_test cgroup --cgroup
+}
+
+@test "join an existing user namespace by path" {
+	setup_bundle true
+	# holder: a user namespace mapping 0 -> 100000 (written from the host)
+	start_ns_holder --user
+	echo "0 100000 65536" >"/proc/$HOLDER_PID/uid_map"
+	echo "0 100000 65536" >"/proc/$HOLDER_PID/gid_map"
+	local want
+	want=$(readlink "/proc/$HOLDER_PID/ns/user")
+	update_config '.linux.namespaces += [{"type": "user", "path": $p}]' --arg p "/proc/$HOLDER_PID/ns/user"
+	userns_bundle
+	run_in_container sh -c "$NS_REPORT; cat /proc/self/uid_map"
+	assert_success
+	assert_equal "$(ns_of_output user)" "$want" "user namespace"
+	assert_output_matches "0[[:space:]]+100000[[:space:]]+65536"
+}
+
+@test "joining a namespace path that does not exist fails" {
+	setup_bundle true
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "network")] + [{"type": "network", "path": "/proc/999999999/ns/net"}]'
+	local id
+	id=$(new_id)
+	run create_container "$id"
+	assert_failure
+	assert_output_contains "/proc/999999999/ns/net"
+	assert_no_container "$id"
+}
+
+@test "joining a namespace path of the wrong type fails" {
+	setup_bundle true
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "network")] + [{"type": "network", "path": "/proc/self/ns/ipc"}]'
+	local id
+	id=$(new_id)
+	run create_container "$id"
+	assert_failure
+	assert_no_container "$id"
+}
