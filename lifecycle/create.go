@@ -84,6 +84,11 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
 	}
+	// The init opens it for writing after dropping to the container's
+	// user, which may be anyone: undo the umask's cut of o+w.
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return nil, fmt.Errorf("make exec fifo: %w", err)
+	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
