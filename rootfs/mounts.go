@@ -191,7 +191,7 @@ func remountPath(path string, flags, clear uintptr) error {
 	if sys.statfs(path, &st) != nil {
 		return err
 	}
-	locked := uintptr(st.Flags) & lockableFlags
+	locked := statfsToMountFlags(st.Flags) & lockableFlags
 	if flags&atimeFlags != 0 {
 		// An explicit atime mode replaces the inherited one.
 		locked &^= atimeFlags
@@ -200,6 +200,31 @@ func remountPath(path string, flags, clear uintptr) error {
 		return err
 	}
 	return sys.mount("", path, "", flags|locked, "")
+}
+
+// statfsToMountFlags converts statfs(2)'s ST_* bits, which differ from the
+// MS_* ones for the atime modes.
+func statfsToMountFlags(st int64) uintptr {
+	var f uintptr
+	for _, m := range []struct {
+		st int64
+		ms uintptr
+	}{
+		{unix.ST_RDONLY, unix.MS_RDONLY},
+		{unix.ST_NOSUID, unix.MS_NOSUID},
+		{unix.ST_NODEV, unix.MS_NODEV},
+		{unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_SYNCHRONOUS, unix.MS_SYNCHRONOUS},
+		{unix.ST_MANDLOCK, unix.MS_MANDLOCK},
+		{unix.ST_NOATIME, unix.MS_NOATIME},
+		{unix.ST_NODIRATIME, unix.MS_NODIRATIME},
+		{unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if st&m.st != 0 {
+			f |= m.ms
+		}
+	}
+	return f
 }
 
 func (b *builder) setRecAttr(dest string, o spec.MountOpts) error {

@@ -63,7 +63,7 @@ func bindRemountRO(p string) error {
 	if err := sys.statfs(p, &st); err != nil {
 		return fmt.Errorf("statfs %s: %w", p, err)
 	}
-	keep := uintptr(st.Flags) & (lockableFlags &^ unix.MS_RDONLY)
+	keep := statfsToMountFlags(st.Flags) & (lockableFlags &^ unix.MS_RDONLY)
 	flags := keep | unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY
 	if err := sys.mount("", p, "", flags, ""); err != nil {
 		return fmt.Errorf("remount %s (%s): %w", p, flagString(flags), err)

@@ -1,0 +1,223 @@
+package rootfs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// newTestBuilder gives a builder over a temp rootfs with the fake seam.
+func newTestBuilder(t *testing.T, s *specs.Spec) (*builder, *fakeSys, string) {
+	t.Helper()
+	rootfs := t.TempDir()
+	f := installFake(t, rootfs)
+	r, err := openRoot(rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	if s == nil {
+		s = &specs.Spec{Linux: &specs.Linux{}}
+	}
+	return newBuilder(&Config{Spec: s, Rootfs: rootfs}, r), f, rootfs
+}
+
+func TestBindMountSequence(t *testing.T) {
+	b, f, rootfs := newTestBuilder(t, nil)
+	src := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(src, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := b.mountOne(specs.Mount{Destination: "/etc/conf", Type: "none", Source: src,
+		Options: []string{"bind", "ro", "nosuid", "rprivate"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, f.calls, []string{
+		"mount " + src + " /etc/conf - bind -",
+		"mount - /etc/conf - ro|nosuid|remount|bind -",
+		"mount - /etc/conf - rec|private -",
+	})
+	// A file source needs a file mount point.
+	if fi, err := os.Stat(filepath.Join(rootfs, "etc/conf")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("mount point: %v, %v; want a regular file", fi, err)
+	}
+}
+
+func TestBindWithoutFlagsIsOneCall(t *testing.T) {
+	b, f, rootfs := newTestBuilder(t, nil)
+	src := t.TempDir()
+	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind"}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, f.calls, []string{"mount " + src + " /data - bind|rec -"})
+	if fi, err := os.Stat(filepath.Join(rootfs, "data")); err != nil || !fi.IsDir() {
+		t.Errorf("mount point: %v, %v; want a directory", fi, err)
+	}
+}
+
+func TestBindRemountKeepsLockedFlags(t *testing.T) {
+	b, f, _ := newTestBuilder(t, nil)
+	src := t.TempDir()
+	f.statfsFlags = unix.ST_NODEV | unix.ST_NOEXEC | unix.ST_RELATIME
+	first := true
+	f.mountErr = func(_, _, _ string, flags uintptr) error {
+		if flags&unix.MS_REMOUNT != 0 && first {
+			first = false
+			return unix.EPERM
+		}
+		return nil
+	}
+	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "ro"}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, f.calls, []string{
+		"mount " + src + " /data - bind|rec -",
+		"mount - /data - ro|remount|bind -",
+		"mount - /data - ro|nodev|noexec|remount|bind|relatime -",
+	})
+}
+
+func TestBindRemountRefusesToKeepClearedLockedFlag(t *testing.T) {
+	b, f, _ := newTestBuilder(t, nil)
+	src := t.TempDir()
+	f.statfsFlags = unix.ST_NODEV
+	f.mountErr = func(_, _, _ string, flags uintptr) error {
+		if flags&unix.MS_REMOUNT != 0 {
+			return unix.EPERM
+		}
+		return nil
+	}
+	err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "ro", "dev"}})
+	if !errors.Is(err, unix.EPERM) {
+		t.Fatalf("err = %v, want EPERM (dev was asked for but is locked)", err)
+	}
+	if got, want := err.Error(), "remount /data (ro|remount|bind): operation not permitted"; got != want {
+		t.Errorf("err = %q, want %q", got, want)
+	}
+}
+
+func TestRecursiveAttrs(t *testing.T) {
+	b, f, _ := newTestBuilder(t, nil)
+	src := t.TempDir()
+	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "rro"}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, f.calls, []string{
+		"mount " + src + " /data - bind|rec -",
+		"setattr /data set=0x1 clr=0x0",
+	})
+}
+
+func TestTmpfsReadonlyIsRemountedAfterChmod(t *testing.T) {
+	b, f, rootfs := newTestBuilder(t, nil)
+	if err := os.Mkdir(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.mountOne(specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "nosuid", "size=1m"}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, f.calls, []string{
+		"mount tmpfs /tmp tmpfs nosuid size=1m",
+		"mount - /tmp - ro|nosuid|remount -",
+	})
+}
+
+func TestDevReadonlyWaitsForFinalize(t *testing.T) {
+	b, f, _ := newTestBuilder(t, nil)
+	if err := b.mountOne(specs.Mount{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "mode=755"}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, f.calls, []string{"mount tmpfs /dev tmpfs 0 mode=755"})
+}
+
+func TestPlainMountsPassOptions(t *testing.T) {
+	b, f, _ := newTestBuilder(t, nil)
+	for _, m := range []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev", "rslave"}},
+		{Destination: "/x", Type: "weirdfs", Source: "", Options: []string{"ro", "foo=bar"}},
+	} {
+		if err := b.mountOne(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCalls(t, f.calls, []string{
+		"mount proc /proc proc 0 -",
+		"mount devpts /dev/pts devpts nosuid|noexec newinstance,ptmxmode=0666,mode=0620,gid=5",
+		"mount mqueue /dev/mqueue mqueue nosuid|nodev|noexec -",
+		"mount - /dev/mqueue - rec|slave -",
+		"mount weirdfs /x weirdfs ro foo=bar",
+	})
+}
+
+func TestMountErrorNamesWhatFailed(t *testing.T) {
+	b, f, _ := newTestBuilder(t, nil)
+	f.mountErr = func(string, string, string, uintptr) error { return unix.EPERM }
+	err := b.mountOne(specs.Mount{Destination: "/proc", Type: "proc", Source: "proc"})
+	if got, want := err.Error(), "mount proc on /proc: operation not permitted"; got != want {
+		t.Errorf("err = %q, want %q", got, want)
+	}
+}
+
+func TestSysfsFallsBackToHostSys(t *testing.T) {
+	m := specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}}
+	b, f, _ := newTestBuilder(t, nil)
+	f.mountErr = func(_, _, fstype string, _ uintptr) error {
+		if fstype == "sysfs" {
+			return unix.EPERM
+		}
+		return nil
+	}
+	if err := b.mountOne(m); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, f.calls, []string{
+		"mount sysfs /sys sysfs ro|nosuid|nodev|noexec -",
+		"mount /sys /sys - bind|rec -",
+		"mount - /sys - ro|nosuid|nodev|noexec|remount|bind -",
+	})
+
+	// With a network namespace of its own, EPERM is a real error.
+	s := &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: "network"}}}}
+	b, f, _ = newTestBuilder(t, s)
+	f.mountErr = func(string, string, string, uintptr) error { return unix.EPERM }
+	err := b.mountOne(m)
+	if err == nil || err.Error() != "mount sysfs on /sys: operation not permitted" {
+		t.Errorf("err = %v, want the sysfs EPERM", err)
+	}
+}
+
+func TestSymlinkCannotEscapeRootfs(t *testing.T) {
+	b, f, rootfs := newTestBuilder(t, nil)
+	if err := os.Symlink("/", filepath.Join(rootfs, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(rootfs, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../../../tmp", filepath.Join(rootfs, "up")); err != nil {
+		t.Fatal(err)
+	}
+	for _, dest := range []string{"/etc/stasis-escape/x", "/up/stasis-escape2", "/../../stasis-escape3"} {
+		if err := b.mountOne(specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCalls(t, f.calls, []string{
+		"mount tmpfs /stasis-escape/x tmpfs 0 -",
+		"mount tmpfs /tmp/stasis-escape2 tmpfs 0 -",
+		"mount tmpfs /stasis-escape3 tmpfs 0 -",
+	})
+	for _, p := range []string{"/stasis-escape", "/tmp/stasis-escape2", "/stasis-escape3"} {
+		if _, err := os.Lstat(p); err == nil {
+			os.RemoveAll(p)
+			t.Errorf("%s was created on the host", p)
+		}
+	}
+}
