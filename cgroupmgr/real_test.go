@@ -13,6 +13,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // needRealCgroups skips tests that create real cgroups.
@@ -43,6 +46,23 @@ func startSleep(t *testing.T) *exec.Cmd {
 	}
 	t.Cleanup(func() { killWait(cmd) })
 	return cmd
+}
+
+// startBusySleep runs a shell that, once poked, burns some CPU and memory
+// (so that, after Apply, the cgroup's counters move) and then execs sleep,
+// keeping its pid.
+func startBusySleep(t *testing.T) (*exec.Cmd, func()) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", `read x; i=0; s=; while [ $i -lt 20000 ]; do i=$((i+1)); s="$s."; done; exec sleep 300`)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); killWait(cmd) })
+	return cmd, func() { _, _ = in.Write([]byte("go\n")) }
 }
 
 func killWait(cmd *exec.Cmd) {
@@ -114,10 +134,11 @@ func TestRealLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	cleanupManager(t, m)
-	child := startSleep(t)
+	child, poke := startBusySleep(t)
 	if err := m.Apply(child.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
+	poke()
 	st := m.State()
 	for key, p := range st.Paths {
 		if filepath.Base(p) != name {
@@ -134,6 +155,50 @@ func TestRealLifecycle(t *testing.T) {
 	}
 	if len(st.Created) == 0 {
 		t.Fatal("nothing recorded as created")
+	}
+
+	var warnings []string
+	Warn = func(f string, a ...any) { warnings = append(warnings, f) }
+	t.Cleanup(func() { Warn = func(string, ...any) {} })
+	limit, pidsMax, quota, period := int64(64<<20), int64(20), int64(50000), uint64(100000)
+	major, minor := int64(1), int64(7) // /dev/full
+	res := &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: &limit},
+		Pids:   &specs.LinuxPids{Limit: &pidsMax},
+		CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
+		Devices: append(append([]specs.LinuxDeviceCgroup(nil), DefaultDeviceRules...),
+			specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: &major, Minor: &minor, Access: "rwm"}),
+	}
+	if err := m.Set(res); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		filepath.Join(m.Path("memory"), "memory.limit_in_bytes"): "67108864",
+		filepath.Join(m.Path("pids"), "pids.max"):                "20",
+		filepath.Join(m.Path("cpu"), "cpu.cfs_quota_us"):         "50000",
+		filepath.Join(m.Path("cpu"), "cpu.cfs_period_us"):        "100000",
+	} {
+		if DetectMode() == Unified {
+			break
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if got := strings.TrimSpace(string(b)); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	if dp := m.Path("devices"); dp != "" {
+		b, err := os.ReadFile(filepath.Join(dp, "devices.list"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		list := string(b)
+		if strings.Contains(list, "a *:* rwm") || !strings.Contains(list, "c 1:3 rwm") || strings.Contains(list, "c 1:7") {
+			t.Errorf("devices.list = %q", list)
+		}
 	}
 
 	// A second process (e.g. `stasis pause`) works from the persisted state.
@@ -173,6 +238,26 @@ func TestRealLifecycle(t *testing.T) {
 	}
 	if !slices.Contains(pids, child.Process.Pid) {
 		t.Errorf("Pids() = %v, want %d in it", pids, child.Process.Pid)
+	}
+
+	var stats *Stats
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		stats, err = m2.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stats.CPU.Usage.Total != 0 && stats.Memory.Usage.Usage != 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if stats.Memory.Usage.Usage == 0 || stats.Pids.Current == 0 || stats.CPU.Usage.Total == 0 {
+		t.Errorf("stats look empty: %+v", stats)
+	}
+	if stats.Pids.Limit != 20 || stats.Memory.Usage.Limit != 64<<20 {
+		t.Errorf("stats limits: pids %d memory %d", stats.Pids.Limit, stats.Memory.Usage.Limit)
+	}
+	if raw, err := json.Marshal(stats); err != nil || !strings.Contains(string(raw), `"throttling"`) {
+		t.Errorf("stats JSON %s (%v)", raw, err)
 	}
 
 	killWait(child)
