@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/stasis-oci/stasis/cgroupmgr"
 	"github.com/stasis-oci/stasis/lifecycle"
 	"github.com/stasis-oci/stasis/spec"
 )
@@ -82,6 +83,11 @@ func newApp() *cli.App {
 			listCommand,
 			killCommand,
 			deleteCommand,
+			pauseCommand,
+			resumeCommand,
+			psCommand,
+			updateCommand,
+			eventsCommand,
 		},
 	}
 }
@@ -106,6 +112,9 @@ func setupLogging(c *cli.Context) error {
 		out = f
 	}
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: runcStyle}
+	defer func() {
+		cgroupmgr.Warn = func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }
+	}()
 	switch c.String("log-format") {
 	case "json":
 		logger = slog.New(slog.NewJSONHandler(out, opts))
