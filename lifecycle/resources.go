@@ -76,4 +76,3 @@ func (c *Container) liveCgroup(op string) (cgroupmgr.Manager, error) {
 	}
 	return cg, nil
 }
-
