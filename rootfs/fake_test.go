@@ -143,9 +143,9 @@ func (i fakeInfo) Mode() os.FileMode {
 	}
 	return 0o644
 }
-func (i fakeInfo) ModTime() time.Time       { return time.Time{} }
-func (i fakeInfo) IsDir() bool             { return i.dir }
-func (i fakeInfo) Sys() any                { return nil }
+func (i fakeInfo) ModTime() time.Time { return time.Time{} }
+func (i fakeInfo) IsDir() bool        { return i.dir }
+func (i fakeInfo) Sys() any           { return nil }
 
 func wantCalls(t *testing.T, got, want []string) {
 	t.Helper()
@@ -153,3 +153,7 @@ func wantCalls(t *testing.T, got, want []string) {
 		t.Errorf("calls:\n  got:\n    %s\n  want:\n    %s", strings.Join(got, "\n    "), strings.Join(want, "\n    "))
 	}
 }
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+func mkdirAllPlain(d string) error { return os.MkdirAll(d, 0o755) }
