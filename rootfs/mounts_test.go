@@ -221,3 +221,29 @@ func TestSymlinkCannotEscapeRootfs(t *testing.T) {
 		}
 	}
 }
+
+func TestDanglingSymlinkMountPointIsCreatedInside(t *testing.T) {
+	b, f, rootfs := newTestBuilder(t, nil)
+	must(t, os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755))
+	must(t, os.Symlink("../run/resolv.conf", filepath.Join(rootfs, "etc/resolv.conf")))
+	must(t, os.Symlink("/../../stasis-dangling-dir", filepath.Join(rootfs, "data")))
+	src := filepath.Join(t.TempDir(), "resolv.conf")
+	must(t, os.WriteFile(src, nil, 0o644))
+	if err := b.mountOne(specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: src, Options: []string{"rbind"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs"}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, f.calls, []string{
+		"mount " + src + " /run/resolv.conf - bind|rec -",
+		"mount tmpfs /stasis-dangling-dir tmpfs 0 -",
+	})
+	if fi, err := os.Stat(filepath.Join(rootfs, "run/resolv.conf")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("run/resolv.conf: %v, %v", fi, err)
+	}
+	if _, err := os.Lstat("/stasis-dangling-dir"); err == nil {
+		os.Remove("/stasis-dangling-dir")
+		t.Error("dangling symlink was followed out of the rootfs")
+	}
+}

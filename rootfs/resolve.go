@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
@@ -76,6 +77,15 @@ func (r *root) mkTarget(dest string, asFile bool) (*os.File, error) {
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("resolve %s in rootfs: %w", dest, err)
+	}
+	// Images often ship dangling symlinks as mount points (e.g.
+	// etc/resolv.conf -> ../run/resolv.conf); like runc, create what the
+	// link names, still inside the root. securejoin does that lexically;
+	// the handle-based calls below keep a concurrent swap from escaping.
+	if joined, err := securejoin.SecureJoin(r.path, dest); err == nil {
+		if rel, err := filepath.Rel(r.path, joined); err == nil {
+			dest = cleanDest(rel)
+		}
 	}
 	if !asFile {
 		return r.mkdirAll(dest, 0o755)

@@ -111,12 +111,13 @@ func buildTree(c *Config) error {
 	return nil
 }
 
-// makeParentPrivate makes the mount holding the rootfs private: the
-// kernel refuses pivot_root under a shared parent, and the rootfs bind
-// must not propagate to the parent's peers. EINVAL means "not a mount
-// point", so the walk goes up until it finds one.
+// makeParentPrivate makes the mount holding the rootfs private (the
+// rootfs's own mount when it is a mount point, as with an overlay): it
+// becomes the parent of the self-bind, and the kernel refuses pivot_root
+// under a shared parent; nor may the bind propagate to the parent's peers.
+// EINVAL means "not a mount point", so the walk goes up until it finds one.
 func makeParentPrivate(path string) error {
-	for p := filepath.Dir(path); ; p = filepath.Dir(p) {
+	for p := path; ; p = filepath.Dir(p) {
 		err := sys.mount("", p, "", unix.MS_PRIVATE, "")
 		if err == nil {
 			return nil

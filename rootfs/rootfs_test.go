@@ -30,6 +30,7 @@ func TestPrepareSequence(t *testing.T) {
 	}
 	want := []string{
 		"mount - / - rec|slave -",
+		"mount - <rootfs> - private -",
 		"mount - " + parent + " - private -",
 		"mount - " + filepath.Dir(parent) + " - private -",
 		"mount <rootfs> <rootfs> bind bind|rec -",
@@ -61,7 +62,7 @@ func TestPrepareNoPivotAndPropagation(t *testing.T) {
 	}
 	wantCalls(t, f.calls, []string{
 		"mount - / - rec|shared -",
-		"mount - " + filepath.Dir(rootfs) + " - private -",
+		"mount - <rootfs> - private -",
 		"mount <rootfs> <rootfs> bind bind|rec -",
 		"mount /dev /dev - bind|rec -", // host /dev bound: no nodes, no links
 		"chdir " + rootfs,
