@@ -1,17 +1,15 @@
 package lifecycle
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/stasis-oci/stasis/cgroupmgr"
@@ -104,26 +102,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
 
-	exe, err := sealedSelf()
-	if err != nil {
-		return nil, err
-	}
-	defer exe.Close()
-
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("socketpair: %w", err)
-	}
-	parentSock := os.NewFile(uintptr(fds[0]), "init-sock-parent")
-	childSock := os.NewFile(uintptr(fds[1]), "init-sock-child")
-	defer parentSock.Close()
-	defer childSock.Close()
-
 	named := namedFds{}
-	for i := 0; i < o.PreserveFds; i++ {
-		named.preserved = append(named.preserved, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
-	}
-	named.add(envInitSock, childSock)
 	named.add(envFifoFd, fifo)
 	if o.ConsoleSocket != "" {
 		conn, err := dialConsole(o.ConsoleSocket)
@@ -133,76 +112,30 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		defer conn.Close()
 		named.add(envConsole, conn)
 	}
-	extra, env := named.layout()
-
-	cmd := &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:       []string{"stasis", "init"},
-		Env:        env,
-		Stdin:      orStd(o.Stdin, os.Stdin),
-		Stdout:     orStd(o.Stdout, os.Stdout),
-		Stderr:     orStd(o.Stderr, os.Stderr),
-		ExtraFiles: extra,
-		// Stage 0 dies with us if create is interrupted before it is done.
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start init: %w", err)
-	}
-	childSock.Close()
-	stage0Done := false
-	undo.push(func() {
-		if !stage0Done {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-
-	// Step 2: the cgroup is joined by stage 0, so the namespaces it
-	// creates (cgroup included) and the init it clones start inside it.
 	undo.push(func() {
 		killCgroup(cg)
 		cg.Destroy()
 	})
-	if err := cg.Apply(cmd.Process.Pid); err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
+	var resources *specs.LinuxResources
+	if sp.Linux != nil {
+		resources = sp.Linux.Resources
 	}
-	if sp.Linux != nil && sp.Linux.Resources != nil {
-		if err := cg.Set(sp.Linux.Resources); err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
-	}
-	st.Cgroup = cg.State()
-
-	initPid, err := newBootstrap(sp).run(parentSock)
-	werr := cmd.Wait()
-	stage0Done = true
+	initPid, err := spawn(&spawnOpts{
+		boot:        newBootstrap(sp),
+		cg:          cg,
+		resources:   resources,
+		preserveFds: o.PreserveFds,
+		named:       named,
+		stdio:       [3]*os.File{o.Stdin, o.Stdout, o.Stderr},
+		msg: msgConfig{
+			ID: o.ID, Spec: sp, Rootfs: st.Rootfs,
+			NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFds: o.PreserveFds,
+		},
+	}, &undo)
 	if err != nil {
 		return nil, err
 	}
-	if werr != nil {
-		return nil, fmt.Errorf("namespace setup: %w", werr)
-	}
-	undo.push(func() {
-		unix.Kill(initPid, unix.SIGKILL)
-		var ws unix.WaitStatus
-		unix.Wait4(initPid, &ws, 0, nil)
-	})
-
-	cfg := msgConfig{
-		ID: o.ID, Spec: sp, Rootfs: st.Rootfs,
-		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFds: o.PreserveFds,
-	}
-	if err := json.NewEncoder(parentSock).Encode(cfg); err != nil {
-		return nil, fmt.Errorf("send config to init: %w", err)
-	}
-	var status msgStatus
-	if err := json.NewDecoder(parentSock).Decode(&status); err != nil {
-		return nil, fmt.Errorf("container init died before it was ready (%v)", err)
-	}
-	if !status.Ready {
-		return nil, errors.New(status.Error)
-	}
+	st.Cgroup = cg.State()
 
 	_, start, err := procStat(initPid)
 	if err != nil {
@@ -219,13 +152,6 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	}
 	undo.release()
 	return &Container{h: h, st: st, cg: cg}, nil
-}
-
-func orStd(f, def *os.File) *os.File {
-	if f != nil {
-		return f
-	}
-	return def
 }
 
 func dialConsole(path string) (*os.File, error) {

@@ -1,0 +1,127 @@
+package lifecycle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/stasis-oci/stasis/cgroupmgr"
+)
+
+// spawnOpts is what create and exec hand to spawn: steps 1-8 of
+// protocol.go are the same for a container's init and an exec'd process;
+// only the namespaces (new vs the container's) and the message differ.
+type spawnOpts struct {
+	boot        *bootstrap
+	cg          cgroupmgr.Manager
+	resources   *specs.LinuxResources // set after Apply (create only)
+	preserveFds int
+	named       namedFds // the caller's named fds (fifo, console)
+	stdio       [3]*os.File
+	msg         msgConfig
+}
+
+// spawn starts stage 0, places it in the cgroup, runs the bootstrap,
+// sends the config and waits for the init's answer. Undo steps for what
+// it made are pushed on undo. It returns the pid of stage 1.
+func spawn(o *spawnOpts, undo *cleanups) (int, error) {
+	exe, err := sealedSelf()
+	if err != nil {
+		return 0, err
+	}
+	defer exe.Close()
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("socketpair: %w", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "init-sock-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "init-sock-child")
+	defer parentSock.Close()
+	defer childSock.Close()
+
+	named := namedFds{}
+	for i := 0; i < o.preserveFds; i++ {
+		named.preserved = append(named.preserved, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+	}
+	named.add(envInitSock, childSock)
+	for i, name := range o.named.names {
+		named.add(name, o.named.files[i])
+	}
+	extra, env := named.layout()
+
+	cmd := &exec.Cmd{
+		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:       []string{"stasis", "init"},
+		Env:        env,
+		Stdin:      orStd(o.stdio[0], os.Stdin),
+		Stdout:     orStd(o.stdio[1], os.Stdout),
+		Stderr:     orStd(o.stdio[2], os.Stderr),
+		ExtraFiles: extra,
+		// Stage 0 dies with us if we are interrupted before it is done.
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start init: %w", err)
+	}
+	childSock.Close()
+	stage0Done := false
+	undo.push(func() {
+		if !stage0Done {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+
+	// Step 2: stage 0 joins the cgroup, so the namespaces it creates
+	// (cgroup included) and the process it clones start inside it.
+	if err := o.cg.Apply(cmd.Process.Pid); err != nil {
+		return 0, fmt.Errorf("cgroup: %w", err)
+	}
+	if o.resources != nil {
+		if err := o.cg.Set(o.resources); err != nil {
+			return 0, fmt.Errorf("cgroup: %w", err)
+		}
+	}
+
+	pid, err := o.boot.run(parentSock)
+	werr := cmd.Wait()
+	stage0Done = true
+	if err != nil {
+		return 0, err
+	}
+	if werr != nil {
+		return 0, fmt.Errorf("namespace setup: %w", werr)
+	}
+	undo.push(func() {
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+	})
+
+	if err := json.NewEncoder(parentSock).Encode(o.msg); err != nil {
+		return 0, fmt.Errorf("send config to init: %w", err)
+	}
+	var status msgStatus
+	if err := json.NewDecoder(parentSock).Decode(&status); err != nil {
+		return 0, fmt.Errorf("container process died before it was ready (%v)", err)
+	}
+	if !status.Ready {
+		return 0, errors.New(status.Error)
+	}
+	return pid, nil
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
