@@ -49,6 +49,9 @@ func newBuilder(c *Config, r *root) *builder {
 // mountOne performs one spec mount, dispatching on the kinds that need
 // more than a plain mount(2).
 func (b *builder) mountOne(m specs.Mount) error {
+	if err := b.checkDest(m); err != nil {
+		return err
+	}
 	switch {
 	case spec.IsBind(m):
 		return b.bindMount(m)

@@ -247,3 +247,29 @@ func TestDanglingSymlinkMountPointIsCreatedInside(t *testing.T) {
 		t.Error("dangling symlink was followed out of the rootfs")
 	}
 }
+
+func TestProcDestinationRules(t *testing.T) {
+	b, _, rootfs := newTestBuilder(t, nil)
+	must(t, os.MkdirAll(filepath.Join(rootfs, "proc"), 0o755))
+	must(t, os.Symlink("proc", filepath.Join(rootfs, "p")))
+	must(t, os.Symlink("/proc", filepath.Join(rootfs, "sys")))
+	src := t.TempDir()
+	cases := []struct {
+		m    specs.Mount
+		want error
+	}{
+		{specs.Mount{Destination: "/proc", Type: "proc"}, nil},
+		{specs.Mount{Destination: "/proc", Type: "tmpfs"}, ErrProcMount},
+		{specs.Mount{Destination: "/proc/self/attr", Type: "tmpfs"}, ErrProcMount},
+		{specs.Mount{Destination: "/p/sys", Type: "bind", Source: src}, ErrProcMount},
+		{specs.Mount{Destination: "/proc/meminfo", Type: "bind", Source: src}, nil},
+		{specs.Mount{Destination: "/proc", Type: "bind", Source: src}, ErrProcMount},
+		{specs.Mount{Destination: "/p", Type: "proc"}, ErrSymlinkDest},
+		{specs.Mount{Destination: "/sys", Type: "sysfs"}, ErrSymlinkDest},
+	}
+	for _, c := range cases {
+		if err := b.checkDest(c.m); !errors.Is(err, c.want) {
+			t.Errorf("%s %s: err = %v, want %v", c.m.Type, c.m.Destination, err, c.want)
+		}
+	}
+}
