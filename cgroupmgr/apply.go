@@ -42,7 +42,7 @@ func (m *manager) Apply(pid int) error {
 			}
 		}
 		if m.mode == Unified && dir == m.paths[unifiedKey] {
-			if err := enableControllers(made); err != nil {
+			if err := m.enableControllers(made); err != nil {
 				return err
 			}
 		}
@@ -113,16 +113,28 @@ func fillCpuset(made []string) error {
 	return nil
 }
 
-// enableControllers makes every controller available to the parent of each
-// made dir usable inside it (v2 only hands a child the controllers listed in
-// its parent's cgroup.subtree_control). The first, pre-existing parent is
-// written too, like runc does; only enabling, never disabling.
-func enableControllers(made []string) error {
+// enableControllers delegates to each made dir every controller its parent
+// has (v2 only hands a child the controllers listed in the parent's
+// cgroup.subtree_control). Only parents we created are written: the first,
+// pre-existing parent belongs to someone else, so a controller it does not
+// already delegate is reported, not enabled.
+func (m *manager) enableControllers(made []string) error {
 	for _, dir := range made {
 		parent := filepath.Dir(dir)
 		avail, err := os.ReadFile(filepath.Join(parent, "cgroup.controllers"))
 		if err != nil {
 			return fmt.Errorf("cgroupmgr: %w", err)
+		}
+		f := filepath.Join(parent, "cgroup.subtree_control")
+		if !m.isCreated(parent) {
+			on, err := os.ReadFile(f)
+			if err != nil {
+				return fmt.Errorf("cgroupmgr: %w", err)
+			}
+			if missing := setMinus(strings.Fields(string(avail)), strings.Fields(string(on))); len(missing) > 0 {
+				Warn("cgroupmgr: %s does not delegate %v to its children; %s will lack them", parent, missing, dir)
+			}
+			continue
 		}
 		var ctl []string
 		for _, c := range strings.Fields(string(avail)) {
@@ -131,14 +143,25 @@ func enableControllers(made []string) error {
 		if len(ctl) == 0 {
 			continue
 		}
-		f := filepath.Join(parent, "cgroup.subtree_control")
 		if err := os.WriteFile(f, []byte(strings.Join(ctl, " ")), 0); err != nil {
-			// A populated non-root parent cannot delegate; the container
-			// still runs, just without those controllers.
-			Warn("cgroupmgr: enabling %v in %s: %v", ctl, f, err)
+			return fmt.Errorf("cgroupmgr: enable %v in %s: %w", ctl, f, err)
 		}
 	}
 	return nil
+}
+
+func setMinus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			found = found || x == y
+		}
+		if !found {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // writeProcs moves pid into dir, retrying on EINVAL which the kernel returns

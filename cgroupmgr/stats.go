@@ -231,8 +231,10 @@ func readUints(file string) []uint64 {
 
 func (m *manager) statsV2() (*Stats, error) {
 	dir := m.paths[unifiedKey]
-	// WithMountpoint("/") makes the group path the absolute dir itself.
-	cg, err := cgroup2.Load(dir, cgroup2.WithMountpoint("/"))
+	// The library insists on a group below a mountpoint and refuses groups
+	// that start with /sys/fs/cgroup; splitting at the last element reaches
+	// any absolute dir.
+	cg, err := cgroup2.Load("/"+filepath.Base(dir), cgroup2.WithMountpoint(filepath.Dir(dir)))
 	if err != nil {
 		return nil, fmt.Errorf("cgroupmgr: stats: %w", err)
 	}
