@@ -1,0 +1,101 @@
+#!/usr/bin/env bats
+# /dev inside the container: default devices, symlinks, linux.devices, the
+# devices cgroup.
+
+load helpers
+
+@test "default devices are character devices with the right numbers" {
+	setup_bundle true
+	# busybox stat: %F type, %t/%T major/minor in hex
+	run_in_container sh -c 'for d in null zero full random urandom tty; do echo "$d $(stat -c "%F %t:%T" /dev/$d)"; done'
+	assert_success
+	local want
+	for want in "null 1:3" "zero 1:5" "full 1:7" "random 1:8" "urandom 1:9" "tty 5:0"; do
+		local dev=${want%% *} nums=${want#* }
+		local got
+		got=$(awk -v d="$dev" '$1 == d {print; exit}' <<<"$output")
+		assert_equal "$got" "$dev character special file $nums" "/dev/$dev"
+	done
+}
+
+@test "default devices work" {
+	setup_bundle true
+	run_in_container sh -c 'echo discarded > /dev/null && echo null-ok
+		[ "$(head -c 4 /dev/zero | od -An -tx1 | tr -d " ")" = 00000000 ] && echo zero-ok
+		echo x > /dev/full 2>/dev/null || echo full-enospc
+		[ "$(head -c 16 /dev/urandom | wc -c)" = 16 ] && echo urandom-ok'
+	assert_success
+	assert_output_equals "null-ok"$'\n'"zero-ok"$'\n'"full-enospc"$'\n'"urandom-ok"
+}
+
+@test "/dev has ptmx, fd, stdin, stdout, stderr links and shm" {
+	setup_bundle true
+	run_in_container sh -c 'for l in ptmx fd stdin stdout stderr; do echo "$l -> $(readlink /dev/$l)"; done; [ -d /dev/shm ] && echo shm-dir; [ -d /dev/pts ] && echo pts-dir'
+	assert_success
+	assert_output_contains "ptmx -> pts/ptmx"
+	assert_output_contains "fd -> /proc/self/fd"
+	assert_output_contains "stdin -> /proc/self/fd/0"
+	assert_output_contains "stdout -> /proc/self/fd/1"
+	assert_output_contains "stderr -> /proc/self/fd/2"
+	assert_output_contains shm-dir
+	assert_output_contains pts-dir
+}
+
+@test "/dev is a fresh tmpfs without the host's devices" {
+	setup_bundle true
+	run_in_container sh -c 'ls /dev; grep " /dev " /proc/self/mounts'
+	assert_success
+	assert_output_matches "tmpfs /dev tmpfs"
+	# the host's disk and others are not there
+	assert_output_not_contains "vda"
+	assert_output_not_contains "loop-control"
+}
+
+@test "a linux.devices entry is created with its type, numbers, mode and owner" {
+	setup_bundle true
+	update_config '.linux.devices = [{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 432, "uid": 1000, "gid": 1000}]
+		| .process.user = {"uid": 1000, "gid": 1000}'
+	# as uid 1000 (no CAP_DAC_OVERRIDE needed): the owner may write
+	run_in_container sh -c 'stat -c "%F %t:%T %a %u:%g" /dev/mynull; echo data > /dev/mynull && echo write-ok'
+	assert_success
+	# fileMode 432 = 0660
+	assert_output_equals "character special file 1:3 660 1000:1000"$'\n'"write-ok"
+}
+
+@test "a linux.devices entry in a new subdirectory" {
+	setup_bundle true
+	update_config '.linux.devices = [{"path": "/dev/sub/dir/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 438}]'
+	run_in_container sh -c 'stat -c "%F %t:%T" /dev/sub/dir/zero'
+	assert_success
+	assert_output_equals "character special file 1:5"
+}
+
+@test "the devices cgroup denies a device that is not allowed" {
+	[ -d /sys/fs/cgroup/devices ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || skip "no devices cgroup"
+	setup_bundle true
+	# /dev/loop-control (10:237) opens without capabilities, so only the
+	# cgroup can refuse it; it is not in runc's default allow list.
+	update_config '.linux.devices = [{"path": "/dev/loopctl", "type": "c", "major": 10, "minor": 237, "fileMode": 438}]'
+	run_in_container sh -c 'exec 3</dev/loopctl && echo opened'
+	assert_output_not_contains opened
+	assert_output_contains "not permitted"
+}
+
+@test "linux.resources.devices can allow that device" {
+	setup_bundle true
+	update_config '.linux.devices = [{"path": "/dev/loopctl", "type": "c", "major": 10, "minor": 237, "fileMode": 438}]
+		| .linux.resources.devices += [{"allow": true, "type": "c", "major": 10, "minor": 237, "access": "rwm"}]'
+	run_in_container sh -c 'exec 3</dev/loopctl && echo opened'
+	assert_success
+	assert_output_equals opened
+}
+
+@test "a linux.devices entry with an unknown type fails" {
+	setup_bundle true
+	update_config '.linux.devices = [{"path": "/dev/bad", "type": "x", "major": 1, "minor": 3}]'
+	local id
+	id=$(new_id)
+	run create_container "$id"
+	assert_failure
+	assert_no_container "$id"
+}
