@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -45,6 +46,10 @@ var startCommand = &cli.Command{
 }
 
 func createContainer(c *cli.Context) (*lifecycle.Container, error) {
+	return createWithConsole(c, nil)
+}
+
+func createWithConsole(c *cli.Context, foreground *os.File) (*lifecycle.Container, error) {
 	if err := checkArgs(c, 1, 1); err != nil {
 		return nil, err
 	}
@@ -63,6 +68,8 @@ func createContainer(c *cli.Context) (*lifecycle.Container, error) {
 		NoPivot:       c.Bool("no-pivot"),
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		PreserveFds:   c.Int("preserve-fds"),
+
+		ForegroundConsole: foreground,
 	})
 }
 

@@ -88,6 +88,7 @@ func newApp() *cli.App {
 			psCommand,
 			updateCommand,
 			eventsCommand,
+			execCommand,
 		},
 	}
 }

@@ -26,12 +26,35 @@ var runCommand = &cli.Command{
 			signal.Notify(sigs)
 			defer signal.Stop(sigs)
 		}
-		ctr, err := createContainer(c)
+		// A foreground run with a terminal and no console socket gets our
+		// own tty proxy (used only if the spec asks for a terminal).
+		var tty *ttyProxy
+		var foreground *os.File
+		if !c.Bool("detach") && c.String("console-socket") == "" {
+			t, err := newTTYProxy()
+			if err != nil {
+				return err
+			}
+			tty, foreground = t, t.theirs
+		}
+		ctr, err := createWithConsole(c, foreground)
 		if err != nil {
+			if tty != nil {
+				tty.Close()
+			}
 			return err
 		}
 		id := ctr.ID()
 		pid := ctr.State().Pid
+		if tty != nil {
+			if ctr.State().Config.Process.Terminal {
+				if err := tty.Start(); err != nil {
+					ctr.Close()
+					return opError("run", id, err)
+				}
+			}
+			defer tty.Close()
+		}
 		if err := ctr.Start(); err != nil {
 			ctr.Close()
 			return opError("run", id, err)
@@ -41,6 +64,9 @@ var runCommand = &cli.Command{
 			return nil
 		}
 		code := waitForward(pid, sigs)
+		if tty != nil {
+			tty.Close()
+		}
 		if err := onContainer(c, id, "delete", func(ctr *lifecycle.Container) error { return ctr.Delete(true) }); err != nil {
 			reportError(err)
 		}

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/stasis-oci/stasis/cgroupmgr"
@@ -25,6 +24,10 @@ type CreateOpts struct {
 	NoPivot       bool
 	NoNewKeyring  bool
 	PreserveFds   int
+	// ForegroundConsole, when ConsoleSocket is empty, receives the pty
+	// master if the spec asks for a terminal (run's own tty proxy); it is
+	// ignored otherwise.
+	ForegroundConsole *os.File
 	// Stdio of the container; nil means stasis's own.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -48,7 +51,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	if !hasNamespace(sp.Linux, "mount") {
 		return nil, errors.New("config has no mount namespace: stasis will not set up a rootfs in the host's")
 	}
-	if sp.Process.Terminal && o.ConsoleSocket == "" {
+	if sp.Process.Terminal && o.ConsoleSocket == "" && o.ForegroundConsole == nil {
 		return nil, errors.New("process.terminal is set but no --console-socket was given")
 	}
 	if !sp.Process.Terminal && o.ConsoleSocket != "" {
@@ -105,25 +108,23 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	named := namedFds{}
 	named.add(envFifoFd, fifo)
 	if o.ConsoleSocket != "" {
-		conn, err := dialConsole(o.ConsoleSocket)
+		conn, err := DialConsole(o.ConsoleSocket)
 		if err != nil {
 			return nil, err
 		}
 		defer conn.Close()
 		named.add(envConsole, conn)
+	} else if sp.Process.Terminal {
+		named.add(envConsole, o.ForegroundConsole)
 	}
 	undo.push(func() {
 		killCgroup(cg)
 		cg.Destroy()
 	})
-	var resources *specs.LinuxResources
-	if sp.Linux != nil {
-		resources = sp.Linux.Resources
-	}
 	initPid, err := spawn(&spawnOpts{
 		boot:        newBootstrap(sp),
 		cg:          cg,
-		resources:   resources,
+		resources:   cgroupResources(sp),
 		preserveFds: o.PreserveFds,
 		named:       named,
 		stdio:       [3]*os.File{o.Stdin, o.Stdout, o.Stderr},
@@ -154,7 +155,9 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	return &Container{h: h, st: st, cg: cg}, nil
 }
 
-func dialConsole(path string) (*os.File, error) {
+// DialConsole connects to --console-socket; the connection is what the
+// init sends the pty master over.
+func DialConsole(path string) (*os.File, error) {
 	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("connect to console socket: %w", err)

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	_ "github.com/stasis-oci/stasis/lifecycle/nsenter" // enters namespaces before the Go runtime starts
@@ -36,7 +37,11 @@ func InitMain() {
 	if err := json.NewDecoder(sock).Decode(&cfg); err != nil {
 		os.Exit(1) // the parent is gone; nobody to tell
 	}
-	ex, err := prepareContainer(&cfg)
+	prepare := prepareContainer
+	if cfg.Exec != nil {
+		prepare = prepareExec
+	}
+	ex, err := prepare(&cfg)
 	if err != nil {
 		_ = json.NewEncoder(sock).Encode(msgStatus{Error: err.Error()})
 		os.Exit(1)
@@ -48,9 +53,11 @@ func InitMain() {
 	}
 	sock.Close()
 
-	if err := ex.waitStart(); err != nil {
-		fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
-		os.Exit(1)
+	if ex.fifo != nil {
+		if err := ex.waitStart(); err != nil {
+			fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
+			os.Exit(1)
+		}
 	}
 	err = unix.Exec(ex.path, ex.args, ex.env)
 	fmt.Fprintf(os.Stderr, "stasis init: exec %s: %v\n", ex.path, err)
@@ -112,10 +119,43 @@ func prepareContainer(cfg *msgConfig) (*execPlan, error) {
 	if err := rootfs.Finalize(rcfg); err != nil {
 		return nil, err
 	}
+	ex, err := prepareProcess(proc, sp.Linux, cfg.PreserveFds)
+	if err != nil {
+		return nil, err
+	}
+	ex.fifo = fifo
+	return ex, nil
+}
+
+// prepareExec readies a process exec'd into a running container: it is
+// already in the container's namespaces (root and cwd come with the mount
+// namespace) and cgroup, so only its own attributes are left to set.
+func prepareExec(cfg *msgConfig) (*execPlan, error) {
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	console, err := namedFd(envConsole)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return nil, fmt.Errorf("setsid: %w", err)
+	}
+	if console != nil {
+		if err := setupConsole(console, cfg.Exec); err != nil {
+			return nil, err
+		}
+	}
+	return prepareProcess(cfg.Exec, cfg.Spec.Linux, cfg.PreserveFds)
+}
+
+// prepareProcess sets what belongs to the process rather than the
+// container: rlimits, personality, user and capabilities, cwd,
+// no_new_privs. It resolves the executable first, while still root, so a
+// bad command fails before the process is reported ready.
+func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*execPlan, error) {
 	if err := setRlimits(proc.Rlimits); err != nil {
 		return nil, err
 	}
-	if err := setPersonality(sp.Linux); err != nil {
+	if err := setPersonality(linux); err != nil {
 		return nil, err
 	}
 	env := proc.Env
@@ -134,10 +174,10 @@ func prepareContainer(cfg *msgConfig) (*execPlan, error) {
 			return nil, fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
-	if err := closeExtraFds(3 + cfg.PreserveFds); err != nil {
+	if err := closeExtraFds(3 + preserveFds); err != nil {
 		return nil, err
 	}
-	return &execPlan{path: path, args: proc.Args, env: env, fifo: fifo}, nil
+	return &execPlan{path: path, args: proc.Args, env: env}, nil
 }
 
 // waitStart is step 10: opening the fifo for writing blocks until

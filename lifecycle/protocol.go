@@ -59,6 +59,9 @@ type msgConfig struct {
 	NoPivot      bool        `json:"no_pivot"`
 	NoNewKeyring bool        `json:"no_new_keyring"`
 	PreserveFds  int         `json:"preserve_fds"`
+	// Exec, when set, makes this an exec'd process: it runs in the
+	// container as it is (no rootfs work, no exec fifo) and execs at once.
+	Exec *specs.Process `json:"exec,omitempty"`
 }
 
 // msgStatus (step 8) is the init's answer: ready, or what failed.
