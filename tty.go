@@ -81,7 +81,6 @@ func (p *ttyProxy) Close() {
 	p.theirs.Close()
 }
 
-
 func recvFd(sock *os.File) (*os.File, error) {
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
