@@ -12,7 +12,7 @@ import (
 // the master to whoever listens on --console-socket (SCM_RIGHTS, as runc
 // does, so containerd and recvtty work unchanged) and makes the slave the
 // init's stdio and controlling terminal.
-func setupConsole(conn *os.File, p *specs.Process) error {
+func setupConsole(conn *os.File, p *specs.Process, devConsole bool) error {
 	defer conn.Close()
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -38,6 +38,11 @@ func setupConsole(conn *os.File, p *specs.Process) error {
 			return fmt.Errorf("set console size: %w", err)
 		}
 	}
+	if devConsole {
+		if err := mountConsole(slavePath); err != nil {
+			return err
+		}
+	}
 	rights := unix.UnixRights(int(master.Fd()))
 	if err := unix.Sendmsg(int(conn.Fd()), []byte(master.Name()), rights, nil, 0); err != nil {
 		return fmt.Errorf("send pty master over console socket: %w", err)
@@ -49,6 +54,20 @@ func setupConsole(conn *os.File, p *specs.Process) error {
 	}
 	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	return nil
+}
+
+// mountConsole makes /dev/console the container's pty, as programs that
+// write to the console (init systems, getty) expect.
+func mountConsole(slavePath string) error {
+	f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create /dev/console: %w", err)
+	}
+	f.Close()
+	if err := unix.Mount(slavePath, "/dev/console", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("mount %s on /dev/console: %w", slavePath, err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stasis-oci/stasis/cgroupmgr"
 	"github.com/stasis-oci/stasis/spec"
 )
@@ -57,6 +58,8 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	if !sp.Process.Terminal && o.ConsoleSocket != "" {
 		return nil, errors.New("--console-socket given but process.terminal is false")
 	}
+
+	absBindSources(sp, bundle)
 
 	h, err := s.Reserve(o.ID)
 	if err != nil {
@@ -178,4 +181,14 @@ func writePidFile(path string, pid int) error {
 		return err
 	}
 	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// absBindSources makes relative bind-mount sources relative to the
+// bundle, as runc does: the init's working directory is not the bundle.
+func absBindSources(sp *specs.Spec, bundle string) {
+	for i, m := range sp.Mounts {
+		if spec.IsBind(m) && m.Source != "" && !filepath.IsAbs(m.Source) {
+			sp.Mounts[i].Source = filepath.Join(bundle, m.Source)
+		}
+	}
 }

@@ -109,7 +109,7 @@ func prepareContainer(cfg *msgConfig) (*execPlan, error) {
 		return nil, err
 	}
 	if console != nil {
-		if err := setupConsole(console, proc); err != nil {
+		if err := setupConsole(console, proc, true); err != nil {
 			return nil, err
 		}
 	}
@@ -140,7 +140,7 @@ func prepareExec(cfg *msgConfig) (*execPlan, error) {
 		return nil, fmt.Errorf("setsid: %w", err)
 	}
 	if console != nil {
-		if err := setupConsole(console, cfg.Exec); err != nil {
+		if err := setupConsole(console, cfg.Exec, false); err != nil {
 			return nil, err
 		}
 	}
