@@ -21,7 +21,11 @@ var (
 	mkdir = os.Mkdir
 	rmdir = unix.Rmdir
 	sleep = time.Sleep
+	now   = time.Now
 )
+
+// destroyBudget bounds how long Destroy waits for busy cgroups to empty.
+var destroyBudget = time.Second
 
 // Apply creates the container's cgroup dirs where missing and moves pid in.
 func (m *manager) Apply(pid int) error {
@@ -242,8 +246,11 @@ func (m *manager) Destroy() error {
 	sort.SliceStable(todo, func(i, j int) bool { return depth(todo[i]) > depth(todo[j]) })
 	var errs []error
 	var left []string
+	// One shared budget: when tasks are still exiting, every dir is busy
+	// for the same reason, and waiting a full round per dir adds up.
+	deadline := now().Add(destroyBudget)
 	for _, dir := range todo {
-		if err := removeTree(dir); err != nil {
+		if err := removeTree(dir, deadline); err != nil {
 			errs = append(errs, err)
 			left = append(left, dir)
 		}
@@ -264,7 +271,7 @@ func (m *manager) Destroy() error {
 
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 
-func removeTree(dir string) error {
+func removeTree(dir string, deadline time.Time) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -274,32 +281,27 @@ func removeTree(dir string) error {
 	}
 	for _, e := range entries {
 		if e.IsDir() {
-			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+			if err := removeTree(filepath.Join(dir, e.Name()), deadline); err != nil {
 				return err
 			}
 		}
 	}
-	return rmdirRetry(dir)
+	return rmdirRetry(dir, deadline)
 }
 
-// rmdirRetry retries EBUSY for about a second: a killed container's tasks
-// may still be exiting.
-func rmdirRetry(dir string) error {
+// rmdirRetry retries EBUSY until deadline (at least once): a killed
+// container's tasks may still be exiting.
+func rmdirRetry(dir string, deadline time.Time) error {
 	delay := 10 * time.Millisecond
-	var err error
-	for i := 0; i < 8; i++ {
-		err = rmdir(dir)
+	for {
+		err := rmdir(dir)
 		if err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
-		if !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EAGAIN) {
-			break
+		if (!errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EAGAIN)) || now().After(deadline) {
+			return fmt.Errorf("cgroupmgr: remove cgroup %s: %w", dir, err)
 		}
 		sleep(delay)
-		delay *= 2
-		if delay > 200*time.Millisecond {
-			delay = 200 * time.Millisecond
-		}
+		delay = min(delay*2, 100*time.Millisecond)
 	}
-	return fmt.Errorf("cgroupmgr: remove cgroup %s: %w", dir, err)
 }

@@ -70,8 +70,11 @@ func TestDestroyRetriesEBUSY(t *testing.T) {
 		}
 		return oldRmdir(p)
 	}
-	sleep = func(time.Duration) {}
-	t.Cleanup(func() { rmdir, sleep = oldRmdir, oldSleep })
+	clock := time.Unix(0, 0)
+	oldNow := now
+	sleep = func(d time.Duration) { clock = clock.Add(d) }
+	now = func() time.Time { return clock }
+	t.Cleanup(func() { rmdir, sleep, now = oldRmdir, oldSleep, oldNow })
 	m := &manager{mode: Legacy, paths: map[string]string{"pids": dir}, created: []string{dir}}
 	if err := m.Destroy(); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ func TestRealOOMEvent(t *testing.T) {
 	}
 	cleanupManager(t, m)
 	// tail buffers one endless line, so it grows until the OOM killer hits.
-	cmd := exec.Command("sh", "-c", `read x; head -c 500000000 /dev/zero | tail -n 1 >/dev/null; sleep 300`)
+	cmd := exec.Command("sh", "-c", `read x; head -c 500000000 /dev/zero | tail -n 1 >/dev/null; exec sleep 300`)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,6 +80,13 @@ func cleanupManager(t *testing.T, m Manager) {
 	t.Cleanup(func() {
 		st := m.State()
 		_ = m.Thaw()
+		// Anything still inside is a process this test started (or its
+		// descendant): kill it so the cgroups can go.
+		if pids, err := m.Pids(); err == nil {
+			for _, p := range pids {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
 		_ = m.Destroy()
 		for i := len(st.Created) - 1; i >= 0; i-- {
 			_ = os.Remove(st.Created[i])
@@ -87,7 +95,7 @@ func cleanupManager(t *testing.T, m Manager) {
 }
 
 // snapshotDirs lists every cgroup dir below roots down to two levels, to
-// prove that nothing outside the manager's own dirs changed.
+// prove that no dir outside the manager's own was removed.
 func snapshotDirs(t *testing.T, roots []string) []string {
 	t.Helper()
 	var out []string
@@ -269,8 +277,13 @@ func TestRealLifecycle(t *testing.T) {
 			t.Errorf("%s still there: %v", p, err)
 		}
 	}
-	if after := snapshotDirs(t, roots); !slices.Equal(before, after) {
-		t.Errorf("cgroup dirs changed:\nbefore %v\nafter  %v", before, after)
+	// Other workers may create cgroups meanwhile, so only check that every
+	// dir that existed before is still there.
+	after := snapshotDirs(t, roots)
+	for _, d := range before {
+		if !slices.Contains(after, d) {
+			t.Errorf("pre-existing cgroup %s disappeared", d)
+		}
 	}
 }
 
