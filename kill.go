@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -58,30 +56,5 @@ var deleteCommand = &cli.Command{
 			return nil
 		}
 		return err
-	},
-}
-
-var specCommand = &cli.Command{
-	Name:  "spec",
-	Usage: "write a default config.json for a busybox-style bundle",
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory to write config.json in"},
-		&cli.BoolFlag{Name: "rootless", Usage: "not supported yet"},
-	},
-	Action: func(c *cli.Context) error {
-		if c.Bool("rootless") {
-			return errors.New("spec: --rootless is not supported yet")
-		}
-		path := filepath.Join(c.String("bundle"), "config.json")
-		if _, err := os.Stat(path); err == nil {
-			return errors.New("spec: " + path + " exists: remove it first")
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if err != nil {
-			return errors.New("spec: " + err.Error())
-		}
-		defer f.Close()
-		enc := jsonIndentEncoder(f)
-		return enc.Encode(spec.Default())
 	},
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // DefaultDeviceRules are the devices runc allows every container on top of
-// the spec's rules (null, zero, full, tty, random, urandom, ptmx, pts/*,
+// the spec's rules (null, zero, full, tty, random, urandom, ptmx, pts/*, net/tun,
 // and mknod of any char/block device). Callers append them when they build
 // linux.resources.devices; Set itself never adds rules.
 var DefaultDeviceRules = []specs.LinuxDeviceCgroup{
@@ -20,6 +20,7 @@ var DefaultDeviceRules = []specs.LinuxDeviceCgroup{
 	dev("c", 1, 3, "rwm"), dev("c", 1, 5, "rwm"), dev("c", 1, 7, "rwm"),
 	dev("c", 5, 0, "rwm"), dev("c", 1, 8, "rwm"), dev("c", 1, 9, "rwm"),
 	dev("c", 5, 2, "rwm"), dev("c", 136, -1, "rwm"),
+	dev("c", 10, 200, "rwm"), // /dev/net/tun, which runc allows too
 }
 
 func dev(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {

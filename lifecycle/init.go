@@ -108,6 +108,10 @@ func prepareContainer(cfg *msgConfig) (*execPlan, error) {
 	if err := rootfs.Prepare(rcfg); err != nil {
 		return nil, err
 	}
+	// A missing cwd is created, as runc does, while / is still writable.
+	if err := os.MkdirAll(proc.Cwd, 0o755); err != nil {
+		return nil, fmt.Errorf("create cwd %q: %w", proc.Cwd, err)
+	}
 	if console != nil {
 		if err := setupConsole(console, proc, true); err != nil {
 			return nil, err

@@ -141,7 +141,26 @@ static uint32_t recv_msg(char *payload, uint32_t *len)
 struct ns_join {
 	char spec[MAX_PAYLOAD]; // "type:path"
 	int fd;
+	int nstype;
 };
+
+// nstype_of maps an OCI namespace type to its CLONE_NEW* flag, so setns
+// refuses a path of another type instead of silently joining it.
+static int nstype_of(const char *spec, size_t len)
+{
+	static const struct {
+		const char *name;
+		int flag;
+	} types[] = {
+		{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},	    {"uts", CLONE_NEWUTS},
+		{"network", CLONE_NEWNET}, {"pid", CLONE_NEWPID},   {"cgroup", CLONE_NEWCGROUP},
+		{"time", CLONE_NEWTIME},   {"mount", CLONE_NEWNS},
+	};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strlen(types[i].name) == len && strncmp(types[i].name, spec, len) == 0)
+			return types[i].flag;
+	return -1;
+}
 
 static struct ns_join joins[MAX_NS];
 static int njoins;
@@ -173,6 +192,7 @@ __attribute__((constructor)) static void stasis_nsenter(void)
 
 	char payload[MAX_PAYLOAD];
 	uint32_t len, flags = 0;
+	int joined_user = 0;
 	for (;;) {
 		uint32_t type = recv_msg(payload, &len);
 		if (type == MSG_END)
@@ -207,15 +227,22 @@ __attribute__((constructor)) static void stasis_nsenter(void)
 			errno = 0;
 			bail("bad namespace spec %s", joins[i].spec);
 		}
+		joins[i].nstype = nstype_of(joins[i].spec, (size_t)(path - joins[i].spec));
+		if (joins[i].nstype < 0) {
+			errno = 0;
+			bail("unknown namespace type in %s", joins[i].spec);
+		}
 		joins[i].fd = open(path + 1, O_RDONLY | O_CLOEXEC);
 		if (joins[i].fd < 0)
 			bail("open %.*s namespace %s", (int)(path - joins[i].spec), joins[i].spec, path + 1);
 	}
 	for (int i = 0; i < njoins; i++) {
 		char *path = strchr(joins[i].spec, ':');
-		if (setns(joins[i].fd, 0) < 0)
+		if (setns(joins[i].fd, joins[i].nstype) < 0)
 			bail("join %.*s namespace %s", (int)(path - joins[i].spec), joins[i].spec, path + 1);
 		close(joins[i].fd);
+		if (joins[i].nstype == CLONE_NEWUSER)
+			joined_user = 1;
 	}
 
 	if (flags & CLONE_NEWUSER) {
@@ -227,12 +254,17 @@ __attribute__((constructor)) static void stasis_nsenter(void)
 			errno = 0;
 			bail("parent did not acknowledge the id mappings");
 		}
-		// Become root of the new namespace: the maps are written now.
-		if (setresgid(0, 0, 0) < 0)
-			bail("setresgid 0 in the new user namespace");
-		if (setresuid(0, 0, 0) < 0)
-			bail("setresuid 0 in the new user namespace");
 		flags &= ~(uint32_t)CLONE_NEWUSER;
+		joined_user = 1;
+	}
+	// Become root of the user namespace we are now in (the maps of a new
+	// one are written by now): otherwise our host uid may be unmapped
+	// there and every file we create fails with EOVERFLOW.
+	if (joined_user) {
+		if (setresgid(0, 0, 0) < 0)
+			bail("setresgid 0 in the container's user namespace (is 0 mapped?)");
+		if (setresuid(0, 0, 0) < 0)
+			bail("setresuid 0 in the container's user namespace (is 0 mapped?)");
 	}
 	if (flags && unshare((int)flags) < 0)
 		bail("create namespaces (flags %#x)", flags);
