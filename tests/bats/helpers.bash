@@ -80,6 +80,14 @@ common_teardown() {
 			fi
 		done
 	done <"$BATS_TEST_TMPDIR/ids"
+	# Any process still holding a file, cwd or root in this test's temp dir
+	# (every container's stdio points there) was left by the runtime.
+	local procs
+	if ! procs=$(wait_no_procs_using "$BATS_TEST_TMPDIR" 3); then
+		leftover+="processes left: $procs; "
+		local p
+		for p in $(cut -d: -f1 <<<"$procs" | sort -u); do kill -9 "$p" 2>/dev/null || true; done
+	fi
 	if [ -n "$leftover" ]; then
 		echo "teardown: $leftover" >&2
 		return 1
@@ -298,6 +306,47 @@ assert_no_container() {
 }
 
 # ---------------------------------------------------------------- misc
+
+# procs_using DIR: print "PID:LINK" for every live process with an open fd,
+# cwd or root under DIR; this shell and its ancestors are left out (the
+# search's own processes are gone by the time it filters).
+procs_using() {
+	local dir=$1 me=$BASHPID mine=" " line pid
+	while [ -n "$me" ] && [ "$me" -gt 1 ]; do
+		mine+="$me "
+		me=$(awk '$1 == "PPid:" {print $2}' "/proc/$me/status" 2>/dev/null)
+	done
+	local found
+	found=$(find /proc/[0-9]*/fd /proc/[0-9]*/cwd /proc/[0-9]*/root -maxdepth 1 \
+		\( -lname "$dir" -o -lname "$dir/*" \) -printf '%h/%f:%l\n' 2>/dev/null || true)
+	while IFS= read -r line; do
+		[ -n "$line" ] || continue
+		pid=${line#/proc/}
+		pid=${pid%%/*}
+		[[ "$mine" == *" $pid "* ]] && continue
+		[ -e "/proc/$pid/status" ] || continue
+		echo "$pid:${line#*:}"
+	done <<<"$found"
+}
+
+# wait_no_procs_using DIR [TIMEOUT_SECONDS]: wait until no process uses DIR;
+# on timeout print them and fail.
+wait_no_procs_using() {
+	local i p
+	for ((i = 0; i < ${2:-3} * 10; i++)); do
+		p=$(procs_using "$1")
+		[ -z "$p" ] && return 0
+		sleep 0.1
+	done
+	echo "$p" | tr '\n' ' '
+	return 1
+}
+
+# assert_no_process_left: no process holds anything in this test's temp dir.
+assert_no_process_left() {
+	local p
+	p=$(wait_no_procs_using "$BATS_TEST_TMPDIR" 3) || fail "processes left: $p"
+}
 
 # pid_alive PID: the process exists and is not a zombie.
 pid_alive() {
