@@ -114,7 +114,8 @@ func setupLogging(c *cli.Context) error {
 	}
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: runcStyle}
 	defer func() {
-		cgroupmgr.Warn = func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }
+		warn := func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }
+		cgroupmgr.Warn, lifecycle.Warn = warn, warn
 	}()
 	switch c.String("log-format") {
 	case "json":

@@ -262,6 +262,9 @@ func (c *Container) destroy() error {
 			return fmt.Errorf("remove cgroup: %w", err)
 		}
 	}
+	if c.st.Config != nil {
+		warnHooks("poststop", hooksOf(c.st.Config).Poststop, c.st.hookState(Stopped, 0))
+	}
 	return c.h.Remove()
 }
 

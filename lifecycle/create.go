@@ -131,6 +131,17 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		preserveFds: o.PreserveFds,
 		named:       named,
 		stdio:       [3]*os.File{o.Stdin, o.Stdout, o.Stderr},
+		onHooks: func(pid int) (*specs.State, error) {
+			hs := hooksOf(sp)
+			state := st.hookState(Creating, pid)
+			if err := runHooks("prestart", hs.Prestart, state); err != nil {
+				return nil, err
+			}
+			if err := runHooks("createRuntime", hs.CreateRuntime, state); err != nil {
+				return nil, err
+			}
+			return state, nil
+		},
 		msg: msgConfig{
 			ID: o.ID, Spec: sp, Rootfs: st.Rootfs,
 			NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFds: o.PreserveFds,

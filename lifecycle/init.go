@@ -33,22 +33,23 @@ func InitMain() {
 		fmt.Fprintln(os.Stderr, "stasis init: not started by stasis create")
 		os.Exit(1)
 	}
+	conn := &initConn{enc: json.NewEncoder(sock), dec: json.NewDecoder(sock)}
 	var cfg msgConfig
-	if err := json.NewDecoder(sock).Decode(&cfg); err != nil {
+	if err := conn.dec.Decode(&cfg); err != nil {
 		os.Exit(1) // the parent is gone; nobody to tell
 	}
 	prepare := prepareContainer
 	if cfg.Exec != nil {
 		prepare = prepareExec
 	}
-	ex, err := prepare(&cfg)
+	ex, err := prepare(&cfg, conn)
 	if err != nil {
-		_ = json.NewEncoder(sock).Encode(msgStatus{Error: err.Error()})
+		_ = conn.enc.Encode(msgStatus{Error: err.Error()})
 		os.Exit(1)
 	}
 	// From here on nothing of ours may be left behind for the user process.
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
-	if err := json.NewEncoder(sock).Encode(msgStatus{Ready: true}); err != nil {
+	if err := conn.enc.Encode(msgStatus{Ready: true}); err != nil {
 		os.Exit(1)
 	}
 	sock.Close()
@@ -58,10 +59,25 @@ func InitMain() {
 			fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
 			os.Exit(1)
 		}
+		if ex.hookState != nil {
+			st := *ex.hookState
+			st.Status = specs.ContainerState(Created)
+			if err := runHooks("startContainer", hooksOf(cfg.Spec).StartContainer, &st); err != nil {
+				fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
+				os.Exit(1)
+			}
+		}
 	}
 	err = unix.Exec(ex.path, ex.args, ex.env)
 	fmt.Fprintf(os.Stderr, "stasis init: exec %s: %v\n", ex.path, err)
 	os.Exit(127)
+}
+
+// initConn is the init's end of the protocol socket (one decoder for its
+// whole life: a second one would lose what the first buffered).
+type initConn struct {
+	enc *json.Encoder
+	dec *json.Decoder
 }
 
 // execPlan is what is left to do once the container is ready.
@@ -70,12 +86,33 @@ type execPlan struct {
 	args []string
 	env  []string
 	fifo *os.File
+	// hookState is the state startContainer hooks get (nil: no hooks).
+	hookState *specs.State
+}
+
+// parentHooks is steps 7a-7d: ask the parent to run its hooks, then run
+// createContainer here, in the container's namespaces, before pivot_root.
+func parentHooks(conn *initConn, sp *specs.Spec) (*specs.State, error) {
+	if err := conn.enc.Encode(msgStatus{Hooks: true}); err != nil {
+		return nil, fmt.Errorf("ask for hooks: %w", err)
+	}
+	var done msgHooksDone
+	if err := conn.dec.Decode(&done); err != nil {
+		return nil, fmt.Errorf("wait for hooks: %w", err)
+	}
+	if done.Error != "" || done.State == nil {
+		return nil, fmt.Errorf("parent hooks failed: %s", done.Error)
+	}
+	if err := runHooks("createContainer", hooksOf(sp).CreateContainer, done.State); err != nil {
+		return nil, err
+	}
+	return done.State, nil
 }
 
 // prepareContainer is step 7. The order matters and follows runc's:
 // mounts need every capability, the console needs /dev/pts, hostname and
 // sysctl need /proc, and the user switch and capability drop come last.
-func prepareContainer(cfg *msgConfig) (*execPlan, error) {
+func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 	// If create dies while we are setting up, so do we.
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 
@@ -105,6 +142,13 @@ func prepareContainer(cfg *msgConfig) (*execPlan, error) {
 	}
 
 	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot}
+	var hookState *specs.State
+	if sp.Hooks != nil {
+		rcfg.BeforePivot = func() (err error) {
+			hookState, err = parentHooks(conn, sp)
+			return err
+		}
+	}
 	if err := rootfs.Prepare(rcfg); err != nil {
 		return nil, err
 	}
@@ -127,14 +171,14 @@ func prepareContainer(cfg *msgConfig) (*execPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex.fifo = fifo
+	ex.fifo, ex.hookState = fifo, hookState
 	return ex, nil
 }
 
 // prepareExec readies a process exec'd into a running container: it is
 // already in the container's namespaces (root and cwd come with the mount
 // namespace) and cgroup, so only its own attributes are left to set.
-func prepareExec(cfg *msgConfig) (*execPlan, error) {
+func prepareExec(cfg *msgConfig, _ *initConn) (*execPlan, error) {
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	console, err := namedFd(envConsole)
 	if err != nil {

@@ -15,16 +15,22 @@ package lifecycle
 //	 4    stage0 <-> parent USERMAP_REQ pid / parent writes maps / ACK         bootstrap.go, nsenter.c
 //	 5    stage0 -> parent  CHILD_PID of stage 1 (the init); stage 0 exits     bootstrap.go, nsenter.c
 //	 6    parent -> init    msgConfig: spec, rootfs, options                   create.go
-//	 7    init              rootfs, console, hostname, sysctl, rlimits, user,  init_linux.go
-//	                        capabilities (everything up to exec)
-//	 8    init -> parent    msgReady, or msgError with what failed             init_linux.go
+//	 7    init              mounts (rootfs.Prepare up to pivot_root)           init.go
+//	 7a   init -> parent    msgStatus{Hooks} when the spec has hooks           init.go
+//	 7b   parent            prestart + createRuntime hooks                     spawn.go, hooks.go
+//	 7c   parent -> init    msgHooksDone (state for the init's hooks, or error) spawn.go
+//	 7d   init              createContainer hooks; pivot_root; console,        init.go
+//	                        hostname, sysctl, rlimits, user, capabilities
+//	 8    init -> parent    msgStatus{Ready}, or {Error} with what failed      init.go
 //	 9    parent            write state.json and the pid file; exit            create.go
-//	10    init              open the exec fifo for writing: blocks             init_linux.go
+//	10    init              open the exec fifo for writing: blocks; then       init.go
+//	                        startContainer hooks
 //	11    `stasis start`    open the fifo for reading, read one byte,          start.go
-//	                        remove it; init execs the user process
+//	                        remove it; init execs the user process;
+//	                        start runs poststart hooks
 //
 // Steps 3-5 use the fixed binary layout of nsenter.c (u32 type, u32 length,
-// payload); steps 6 and 8 are JSON objects on the same socket.
+// payload); steps 6-8 are JSON objects on the same socket.
 //
 // File descriptors given to stage 0 (and inherited by the init) are named
 // by environment variables, never found by index arithmetic:
@@ -64,10 +70,20 @@ type msgConfig struct {
 	Exec *specs.Process `json:"exec,omitempty"`
 }
 
-// msgStatus (step 8) is the init's answer: ready, or what failed.
+// msgStatus (steps 7a and 8) is the init's word: run the hooks, ready,
+// or what failed.
 type msgStatus struct {
-	Ready bool   `json:"ready"`
+	Hooks bool   `json:"hooks,omitempty"`
+	Ready bool   `json:"ready,omitempty"`
 	Error string `json:"error,omitempty"`
+}
+
+// msgHooksDone (step 7c) answers msgStatus{Hooks}: the parent's hooks
+// ran (or Error says which failed), and State is what the init's own
+// hooks get on stdin.
+type msgHooksDone struct {
+	Error string       `json:"error,omitempty"`
+	State *specs.State `json:"state,omitempty"`
 }
 
 // namedFds lays out the extra files of the init: preserved fds first (they

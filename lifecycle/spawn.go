@@ -26,6 +26,9 @@ type spawnOpts struct {
 	named       namedFds // the caller's named fds (fifo, console)
 	stdio       [3]*os.File
 	msg         msgConfig
+	// onHooks runs the parent's hooks (step 7b) for the process pid and
+	// returns the state the init's hooks get.
+	onHooks func(pid int) (*specs.State, error)
 }
 
 // spawn starts stage 0, places it in the cgroup, runs the bootstrap,
@@ -109,14 +112,34 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 	if err := json.NewEncoder(parentSock).Encode(o.msg); err != nil {
 		return 0, fmt.Errorf("send config to init: %w", err)
 	}
-	var status msgStatus
-	if err := json.NewDecoder(parentSock).Decode(&status); err != nil {
-		return 0, fmt.Errorf("container process died before it was ready (%v)", err)
+	dec := json.NewDecoder(parentSock)
+	for {
+		var status msgStatus
+		if err := dec.Decode(&status); err != nil {
+			return 0, fmt.Errorf("container process died before it was ready (%v)", err)
+		}
+		switch {
+		case status.Ready:
+			return pid, nil
+		case status.Hooks:
+			reply := msgHooksDone{}
+			if o.onHooks == nil {
+				reply.Error = "no hooks expected"
+			} else if st, err := o.onHooks(pid); err != nil {
+				reply.Error = err.Error()
+			} else {
+				reply.State = st
+			}
+			if err := json.NewEncoder(parentSock).Encode(reply); err != nil {
+				return 0, fmt.Errorf("send hooks result to init: %w", err)
+			}
+			if reply.Error != "" {
+				return 0, errors.New(reply.Error)
+			}
+		default:
+			return 0, errors.New(status.Error)
+		}
 	}
-	if !status.Ready {
-		return 0, errors.New(status.Error)
-	}
-	return pid, nil
 }
 
 func orStd(f, def *os.File) *os.File {

@@ -57,5 +57,6 @@ func (c *Container) release() error {
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
+	warnHooks("poststart", hooksOf(c.st.Config).Poststart, c.st.hookState(Running, c.st.Pid))
 	return nil
 }

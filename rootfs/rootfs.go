@@ -17,6 +17,10 @@ type Config struct {
 	Spec    *specs.Spec // validated by package spec
 	Rootfs  string      // absolute, cleaned host path of the rootfs directory
 	NoPivot bool        // MS_MOVE + chroot instead of pivot_root (ramfs hosts)
+	// BeforePivot, when set, runs once the mount tree is complete and
+	// before pivot_root: the runtime spec runs prestart, createRuntime
+	// and createContainer hooks exactly there.
+	BeforePivot func() error
 }
 
 // ErrBadPropagation reports a linux.rootfsPropagation value we do not know.
@@ -84,6 +88,11 @@ func Prepare(c *Config) error {
 	}
 	if err := buildTree(c); err != nil {
 		return err
+	}
+	if c.BeforePivot != nil {
+		if err := c.BeforePivot(); err != nil {
+			return err
+		}
 	}
 	if c.NoPivot {
 		return moveRoot(c.Rootfs)

@@ -1,0 +1,102 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Warn receives what the runtime spec says must be logged but not fail
+// the operation (poststart and poststop hook failures). main wires it.
+var Warn = func(format string, args ...any) {}
+
+// Where each hook kind runs (runtime spec, config.md "POSIX-platform Hooks"):
+//
+//	prestart, createRuntime  parent, runtime namespaces, after the mounts, before pivot_root
+//	createContainer          init, container namespaces, right after those, before pivot_root
+//	startContainer           init, container namespaces, after start, before the user process
+//	poststart                `stasis start`, after the user process was released
+//	poststop                 `stasis delete`, after the container's resources are gone
+
+// runHooks runs hooks in order, each with the state JSON on its stdin,
+// stopping at the first failure.
+func runHooks(kind string, hs []specs.Hook, st *specs.State) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	stdin, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	for i, h := range hs {
+		if err := runHook(h, stdin); err != nil {
+			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
+		}
+	}
+	return nil
+}
+
+func runHook(h specs.Hook, stdin []byte) error {
+	ctx := context.Background()
+	if h.Timeout != nil {
+		if *h.Timeout <= 0 {
+			return fmt.Errorf("timeout must be positive, got %d", *h.Timeout)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(*h.Timeout)*time.Second)
+		defer cancel()
+	}
+	args := h.Args
+	if len(args) == 0 {
+		args = []string{h.Path}
+	}
+	cmd := exec.CommandContext(ctx, h.Path)
+	cmd.Args = args
+	cmd.Env = h.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("timed out after %ds", *h.Timeout)
+	}
+	if err != nil {
+		if msg := strings.TrimSpace(out.String()); msg != "" {
+			return fmt.Errorf("%w: %s", err, msg)
+		}
+		return err
+	}
+	return nil
+}
+
+func hooksOf(sp *specs.Spec) *specs.Hooks {
+	if sp.Hooks == nil {
+		return &specs.Hooks{}
+	}
+	return sp.Hooks
+}
+
+// hookState is the state document hooks receive.
+func (st *State) hookState(status Status, pid int) *specs.State {
+	return &specs.State{
+		Version: specs.Version, ID: st.ID, Status: specs.ContainerState(status),
+		Pid: pid, Bundle: st.Bundle, Annotations: st.Annotations,
+	}
+}
+
+// warnHooks runs hooks whose failure the spec says to log only.
+func warnHooks(kind string, hs []specs.Hook, st *specs.State) {
+	if err := runHooks(kind, hs, st); err != nil {
+		Warn("container %s: %v", st.ID, err)
+	}
+}
+
