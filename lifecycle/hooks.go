@@ -99,4 +99,3 @@ func warnHooks(kind string, hs []specs.Hook, st *specs.State) {
 		Warn("container %s: %v", st.ID, err)
 	}
 }
-

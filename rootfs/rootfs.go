@@ -20,7 +20,7 @@ type Config struct {
 	// BeforePivot, when set, runs once the mount tree is complete and
 	// before pivot_root: the runtime spec runs prestart, createRuntime
 	// and createContainer hooks exactly there.
-	BeforePivot func() error
+	BeforePivot func() error `json:"-"`
 }
 
 // ErrBadPropagation reports a linux.rootfsPropagation value we do not know.
