@@ -1,0 +1,58 @@
+package seccomp
+
+import (
+	"errors"
+	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Validate checks s without building a filter, so create can reject a bad
+// profile before anything is spawned. Unknown syscall names are not errors:
+// profiles routinely list syscalls newer than the host's libseccomp, and
+// Build skips them.
+func Validate(s *specs.LinuxSeccomp) error {
+	if s == nil {
+		return nil
+	}
+	if s.DefaultAction == "" {
+		return errors.New("seccomp: defaultAction: missing")
+	}
+	if _, err := toAction(s.DefaultAction, s.DefaultErrnoRet); err != nil {
+		return fmt.Errorf("seccomp: defaultAction: %w", err)
+	}
+	for _, a := range s.Architectures {
+		if _, ok := arches[a]; !ok {
+			return fmt.Errorf("seccomp: architecture %q: unknown architecture", a)
+		}
+	}
+	for _, fl := range s.Flags {
+		if _, ok := knownFlags[fl]; !ok {
+			return fmt.Errorf("seccomp: flag %q: unknown flag", fl)
+		}
+	}
+	for i, sc := range s.Syscalls {
+		if err := validateSyscall(sc); err != nil {
+			return fmt.Errorf("seccomp: syscalls[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func validateSyscall(sc specs.LinuxSyscall) error {
+	if len(sc.Names) == 0 {
+		return errors.New("names: empty (at least one syscall name is required)")
+	}
+	for j, n := range sc.Names {
+		if n == "" {
+			return fmt.Errorf("names[%d]: empty syscall name", j)
+		}
+	}
+	if _, err := toAction(sc.Action, sc.ErrnoRet); err != nil {
+		return fmt.Errorf("syscall %q: %w", sc.Names[0], err)
+	}
+	if _, err := toConditions(sc.Args); err != nil {
+		return fmt.Errorf("syscall %q: %w", sc.Names[0], err)
+	}
+	return nil
+}
