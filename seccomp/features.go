@@ -50,20 +50,32 @@ func Features() *features.Seccomp {
 
 // supportedArches lists the OCI arches this libseccomp can put in a filter;
 // the Go binding knows some (loongarch64, m68k, sh) that older C libraries
-// do not.
+// do not. Each is tried alone, without the native arch, because one filter
+// cannot mix byte orders.
 func supportedArches() []string {
-	f, err := libseccomp.NewFilter(libseccomp.ActAllow)
+	native, err := libseccomp.GetNativeArch()
 	if err != nil {
 		return sortedKeys(arches)
 	}
-	defer f.Release()
 	var out []string
 	for _, name := range sortedKeys(arches) {
-		if f.AddArch(arches[specs.Arch(name)]) == nil {
+		if archUsable(native, arches[specs.Arch(name)]) {
 			out = append(out, name)
 		}
 	}
 	return out
+}
+
+func archUsable(native, a libseccomp.ScmpArch) bool {
+	f, err := libseccomp.NewFilter(libseccomp.ActAllow)
+	if err != nil {
+		return false
+	}
+	defer f.Release()
+	if a == native {
+		return true
+	}
+	return f.RemoveArch(native) == nil && f.AddArch(a) == nil
 }
 
 // probeKernelFlag is a seam for tests. seccomp(SECCOMP_SET_MODE_FILTER) with
