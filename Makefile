@@ -36,7 +36,7 @@ unit:
 	go test ./...
 
 bats: build helpers
-	STASIS=$(CURDIR)/stasis RECVTTY=$(CURDIR)/build/recvtty bats $(BATS_FLAGS) tests/bats
+	STASIS=$(CURDIR)/stasis RECVTTY=$(CURDIR)/build/recvtty scripts/run-bats.sh $(BATS_FLAGS) tests/bats
 
 test: deps
 	$(MAKE) build
