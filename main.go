@@ -89,6 +89,8 @@ func newApp() *cli.App {
 			updateCommand,
 			eventsCommand,
 			execCommand,
+			checkpointCommand,
+			restoreCommand,
 		},
 	}
 }

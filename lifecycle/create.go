@@ -59,7 +59,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		return nil, errors.New("--console-socket given but process.terminal is false")
 	}
 
-	absBindSources(sp, bundle)
+	spec.AbsBindSources(sp, bundle)
 
 	h, err := s.Reserve(o.ID)
 	if err != nil {
@@ -127,7 +127,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	initPid, err := spawn(&spawnOpts{
 		boot:        newBootstrap(sp),
 		cg:          cg,
-		resources:   cgroupResources(sp),
+		resources:   CgroupResources(sp),
 		preserveFds: o.PreserveFds,
 		named:       named,
 		stdio:       [3]*os.File{o.Stdin, o.Stdout, o.Stderr},
@@ -161,7 +161,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		return nil, err
 	}
 	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, initPid); err != nil {
+		if err := WritePidFile(o.PidFile, initPid); err != nil {
 			return nil, err
 		}
 	}
@@ -184,22 +184,12 @@ func DialConsole(path string) (*os.File, error) {
 	return f, nil
 }
 
-// writePidFile writes atomically: containerd reads the file as soon as
+// WritePidFile writes atomically: containerd reads the file as soon as
 // create returns and must never see it half-written.
-func writePidFile(path string, pid int) error {
+func WritePidFile(path string, pid int) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
 	}
 	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
-}
-
-// absBindSources makes relative bind-mount sources relative to the
-// bundle, as runc does: the init's working directory is not the bundle.
-func absBindSources(sp *specs.Spec, bundle string) {
-	for i, m := range sp.Mounts {
-		if spec.IsBind(m) && m.Source != "" && !filepath.IsAbs(m.Source) {
-			sp.Mounts[i].Source = filepath.Join(bundle, m.Source)
-		}
-	}
 }

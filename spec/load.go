@@ -100,3 +100,14 @@ func RootfsPath(bundle string, s *specs.Spec) string {
 	}
 	return filepath.Clean(p)
 }
+
+// AbsBindSources makes relative bind-mount sources relative to the
+// bundle, as runc does: the process that mounts them (the container init,
+// CRIU at restore) does not run in the bundle directory.
+func AbsBindSources(s *specs.Spec, bundle string) {
+	for i, m := range s.Mounts {
+		if IsBind(m) && m.Source != "" && !filepath.IsAbs(m.Source) {
+			s.Mounts[i].Source = filepath.Join(bundle, m.Source)
+		}
+	}
+}

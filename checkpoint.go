@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/stasis-oci/stasis/checkpoint"
+	"github.com/stasis-oci/stasis/lifecycle"
+)
+
+// crFlags are shared by checkpoint and restore, spelled as runc's.
+var crFlags = []cli.Flag{
+	&cli.StringFlag{Name: "image-path", Value: "", Usage: "directory for the CRIU images (default: ./checkpoint)"},
+	&cli.StringFlag{Name: "work-path", Usage: "directory for CRIU's logs and work files (default: the image path)"},
+	&cli.StringFlag{Name: "parent-path", Usage: "previous (pre-)dump, relative to the image path"},
+	&cli.BoolFlag{Name: "tcp-established", Usage: "checkpoint/restore established TCP connections"},
+	&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow unix sockets connected outside the container"},
+	&cli.BoolFlag{Name: "shell-job", Usage: "the container was started from a shell with its terminal"},
+	&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks"},
+	&cli.BoolFlag{Name: "lazy-pages", Usage: "restore memory lazily (userfaultfd)"},
+	&cli.BoolFlag{Name: "auto-dedup", Usage: "deduplicate pages against the parent images"},
+	&cli.StringFlag{Name: "manage-cgroups-mode", Usage: "CRIU's cgroup mode: soft (default), full, strict or ignore"},
+	&cli.StringSliceFlag{Name: "empty-ns", Usage: "namespace to leave empty in the images (network), repeatable"},
+}
+
+var checkpointCommand = &cli.Command{
+	Name:      "checkpoint",
+	Usage:     "freeze a running container to CRIU images",
+	ArgsUsage: "<container-id>",
+	Flags: append([]cli.Flag{
+		&cli.BoolFlag{Name: "leave-running", Usage: "keep the container running after the checkpoint"},
+		&cli.BoolFlag{Name: "tcp-skip-in-flight", Usage: "skip half-open TCP connections"},
+		&cli.BoolFlag{Name: "link-remap", Usage: "allow deleted-but-open files (link remapping)"},
+		&cli.IntFlag{Name: "status-fd", Value: -1, Usage: "fd that CRIU notifies when the dump is ready (lazy pages)"},
+		&cli.StringFlag{Name: "page-server", Usage: "ADDRESS:PORT of a CRIU page server to send memory to"},
+		&cli.BoolFlag{Name: "pre-dump", Usage: "dump memory only, leaving the container running"},
+	}, crFlags...),
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		o := crOptions(c)
+		o.LeaveRunning = c.Bool("leave-running")
+		o.TCPSkipInFlight = c.Bool("tcp-skip-in-flight")
+		o.LinkRemap = c.Bool("link-remap")
+		o.StatusFd = c.Int("status-fd")
+		o.PageServer = c.String("page-server")
+		o.PreDump = c.Bool("pre-dump")
+		stats, err := checkpoint.Checkpoint(store(c), c.Args().First(), o)
+		if err != nil {
+			return err
+		}
+		if stats != nil {
+			fmt.Printf("checkpoint %s: %s\n", c.Args().First(), stats)
+		}
+		return nil
+	},
+}
+
+var restoreCommand = &cli.Command{
+	Name:      "restore",
+	Usage:     "bring a checkpointed container back, possibly under a new id and bundle",
+	ArgsUsage: "<container-id>",
+	Flags: append([]cli.Flag{
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle of the restored container"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the restored container"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the restored init's pid to this file"},
+		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the restored pty master"},
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for compatibility (containerd sends -no-subreaper)"},
+		&cli.BoolFlag{Name: "no-pivot", Usage: "accepted for compatibility"},
+		&cli.BoolFlag{Name: "tcp-close", Usage: "restore TCP connections closed"},
+		&cli.StringFlag{Name: "lsm-profile", Usage: "LSM profile TYPE:NAME for the restored processes"},
+		&cli.StringFlag{Name: "lsm-mount-context", Usage: "SELinux mount context for the restored mounts"},
+	}, crFlags...),
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		id := c.Args().First()
+		o := &checkpoint.RestoreOptions{
+			Options:       *crOptions(c),
+			ID:            id,
+			Bundle:        c.String("bundle"),
+			PidFile:       c.String("pid-file"),
+			ConsoleSocket: c.String("console-socket"),
+			NoPivot:       c.Bool("no-pivot"),
+		}
+		o.TCPClose = c.Bool("tcp-close")
+		o.LsmProfile = c.String("lsm-profile")
+		o.LsmMountContext = c.String("lsm-mount-context")
+		detach := c.Bool("detach")
+		sigs := make(chan os.Signal, 64)
+		var tty *ttyProxy
+		if !detach {
+			signal.Notify(sigs)
+			defer signal.Stop(sigs)
+			if o.ConsoleSocket == "" {
+				t, err := newTTYProxy()
+				if err != nil {
+					return err
+				}
+				tty, o.Console = t, t.theirs
+				defer tty.Close()
+			}
+		}
+		res, err := checkpoint.Restore(store(c), o)
+		if err != nil {
+			return err
+		}
+		// Our stdio are the container's now (containerd's pipes): stats go
+		// to the log, and to stderr only when a person is watching.
+		if res.Stats != nil {
+			logger.Debug("restored", "container", id, "stats", res.Stats.String())
+			if isTerminal(os.Stderr) {
+				fmt.Fprintf(os.Stderr, "restore %s: %s\n", id, res.Stats)
+			}
+		}
+		if detach {
+			return nil
+		}
+		pid := res.Pid
+		if tty != nil && res.Terminal {
+			if err := tty.Start(); err != nil {
+				return opError("restore", id, err)
+			}
+		}
+		code := waitForward(pid, sigs)
+		if tty != nil {
+			tty.Close()
+		}
+		if err := onContainer(c, id, "delete", func(ctr *lifecycle.Container) error { return ctr.Delete(true) }); err != nil {
+			reportError(err)
+		}
+		return cli.Exit("", code)
+	},
+}
+
+func crOptions(c *cli.Context) *checkpoint.Options {
+	return &checkpoint.Options{
+		CriuPath:       c.String("criu"),
+		StasisVersion:  version,
+		ImagePath:      c.String("image-path"),
+		WorkPath:       c.String("work-path"),
+		ParentPath:     c.String("parent-path"),
+		TCPEstablished: c.Bool("tcp-established"),
+		ExtUnixSk:      c.Bool("ext-unix-sk"),
+		ShellJob:       c.Bool("shell-job"),
+		FileLocks:      c.Bool("file-locks"),
+		LazyPages:      c.Bool("lazy-pages"),
+		AutoDedup:      c.Bool("auto-dedup"),
+		ManageCgroups:  c.String("manage-cgroups-mode"),
+		EmptyNs:        c.StringSlice("empty-ns"),
+		StatusFd:       -1,
+	}
+}

@@ -1,0 +1,226 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	criustats "github.com/checkpoint-restore/go-criu/v7/stats"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/lifecycle"
+)
+
+// DumpStats are CRIU's dump statistics (times in microseconds).
+type DumpStats struct {
+	FreezingTime       uint32 `json:"freezing_time_us"`
+	FrozenTime         uint32 `json:"frozen_time_us"`
+	MemdumpTime        uint32 `json:"memdump_time_us"`
+	MemwriteTime       uint32 `json:"memwrite_time_us"`
+	PagesScanned       uint64 `json:"pages_scanned"`
+	PagesSkippedParent uint64 `json:"pages_skipped_parent"`
+	PagesWritten       uint64 `json:"pages_written"`
+}
+
+func (s *DumpStats) String() string {
+	return fmt.Sprintf("frozen %.1f ms (freezing %.1f ms), memory dump %.1f ms, write %.1f ms; pages scanned %d, written %d, skipped (parent) %d",
+		ms(s.FrozenTime), ms(s.FreezingTime), ms(s.MemdumpTime), ms(s.MemwriteTime), s.PagesScanned, s.PagesWritten, s.PagesSkippedParent)
+}
+
+func ms(us uint32) float64 { return float64(us) / 1000 }
+
+// Checkpoint freezes container id into CRIU images at o.ImagePath. Unless
+// it leaves the container running (or only pre-dumps), the container is
+// then gone, its resources released, as runc does.
+func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("checkpoint %s: %w", id, err)
+		}
+	}()
+	c, err := store.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	switch s := c.Status(); s {
+	case lifecycle.Running, lifecycle.Paused:
+	default:
+		return nil, fmt.Errorf("%w: cannot checkpoint a %s container", lifecycle.ErrWrongState, s)
+	}
+	st := c.State()
+	sp := st.Config
+
+	imageDir, workDir, err := openDirs(o)
+	if err != nil {
+		return nil, err
+	}
+	defer imageDir.Close()
+	defer workDir.Close()
+
+	opts, err := baseOpts(o, imageDir, workDir, "dump.log", st.Rootfs)
+	if err != nil {
+		return nil, err
+	}
+	opts.Pid = proto.Int32(int32(st.Pid))
+	opts.LeaveRunning = proto.Bool(o.LeaveRunning || o.PreDump)
+	opts.TcpSkipInFlight = proto.Bool(o.TCPSkipInFlight)
+	opts.OrphanPtsMaster = proto.Bool(sp.Process.Terminal)
+	if o.ParentPath != "" {
+		opts.ParentImg = proto.String(o.ParentPath)
+	}
+	if cf := configFile(sp.Annotations); cf != "" {
+		opts.ConfigFile = proto.String(cf)
+	}
+	// CRIU freezes through the freezer cgroup: atomic for the whole tree,
+	// and it works on a paused container too.
+	cg, err := c.Cgroup()
+	if err != nil {
+		return nil, err
+	}
+	if p := cg.Path("freezer"); p != "" {
+		opts.FreezeCgroup = proto.String(p)
+	} else if cgroupmgr.DetectMode() == cgroupmgr.Unified {
+		opts.FreezeCgroup = proto.String(cg.Path(""))
+	}
+
+	mounts, err := containerMounts(st.Pid)
+	if err != nil {
+		return nil, err
+	}
+	meta := &Metadata{
+		ID: id, StasisVersion: o.StasisVersion, Kernel: kernelRelease(), Arch: goArch,
+		CgroupMode: cgroupmgr.DetectMode().String(), Bundle: st.Bundle,
+		ConfigDigest: fileDigest(filepath.Join(st.Bundle, "config.json")),
+		Externals:    externalsOf(sp, st.Rootfs, mounts),
+		Terminal:     sp.Process.Terminal,
+	}
+	for _, e := range meta.Externals {
+		opts.External = append(opts.External, extMountKey(e.Dest)+":"+e.Dest)
+	}
+	if externalNetNS(sp) != "" {
+		ino, err := nsInode(fmt.Sprintf("/proc/%d/ns/net", st.Pid))
+		if err != nil {
+			return nil, fmt.Errorf("read network namespace: %w", err)
+		}
+		opts.External = append(opts.External, fmt.Sprintf("net[%d]:%s", ino, extNetNSKey))
+		meta.ExternalNetNS = true
+	}
+	var extFiles []string
+	if meta.Descriptors, extFiles, err = stdio(st.Pid, mounts); err != nil {
+		return nil, err
+	}
+	opts.External = append(opts.External, extFiles...)
+	if err := writeJSON(filepath.Join(imageDir.Name(), descriptorsFile), meta.Descriptors); err != nil {
+		return nil, err
+	}
+
+	var extra []*os.File
+	if o.StatusFd >= 0 {
+		extra = append(extra, os.NewFile(uintptr(o.StatusFd), "status-fd"))
+		opts.StatusFd = proto.Int32(criuExtraFd(0))
+	}
+	sw, err := startSwrk(o.CriuPath, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, extra)
+	if err != nil {
+		return nil, err
+	}
+	if v, err := criuVersion(sw); err == nil {
+		meta.CriuVersion = v
+	}
+	reqType := rpc.CriuReqType_DUMP
+	if o.PreDump {
+		reqType = rpc.CriuReqType_PRE_DUMP
+	}
+	if err := writeJSON(filepath.Join(imageDir.Name(), metaFile), meta); err != nil {
+		sw.close()
+		return nil, err
+	}
+	_, callErr := sw.call(&rpc.CriuReq{Type: &reqType, Opts: opts}, func(notification) error { return nil })
+	closeErr := sw.close()
+	if callErr != nil || closeErr != nil {
+		return nil, explain("dump", errors.Join(callErr, closeErr), filepath.Join(workDir.Name(), "dump.log"),
+			filepath.Join(imageDir.Name(), "criu-dump.log"))
+	}
+
+	stats = readDumpStats(imageDir)
+	if stats != nil {
+		_ = writeJSON(filepath.Join(imageDir.Name(), statsFile), stats)
+	}
+	if !o.LeaveRunning && !o.PreDump {
+		// CRIU killed the container's processes: release what it held.
+		if err := c.Delete(false); err != nil {
+			return stats, fmt.Errorf("checkpoint written, but removing the stopped container failed: %w", err)
+		}
+	}
+	return stats, nil
+}
+
+// openDirs creates and opens the image and work dirs; CRIU reaches them
+// through our fds (/proc/<our pid>/fd/N), not by path.
+func openDirs(o *Options) (image, work *os.File, err error) {
+	if err := resolveDirs(o); err != nil {
+		return nil, nil, err
+	}
+	for _, d := range []string{o.ImagePath, o.WorkPath} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	image, err = os.Open(o.ImagePath)
+	if err != nil {
+		return nil, nil, err
+	}
+	work, err = os.Open(o.WorkPath)
+	if err != nil {
+		image.Close()
+		return nil, nil, err
+	}
+	return image, work, nil
+}
+
+func readDumpStats(imageDir *os.File) *DumpStats {
+	s, err := criustats.CriuGetDumpStats(imageDir)
+	if err != nil || s == nil {
+		return nil
+	}
+	return &DumpStats{
+		FreezingTime: s.GetFreezingTime(), FrozenTime: s.GetFrozenTime(),
+		MemdumpTime: s.GetMemdumpTime(), MemwriteTime: s.GetMemwriteTime(),
+		PagesScanned: s.GetPagesScanned(), PagesSkippedParent: s.GetPagesSkippedParent(),
+		PagesWritten: s.GetPagesWritten(),
+	}
+}
+
+// criuVersion asks the running swrk for its version (major*10000 +
+// minor*100 + sublevel, as go-criu counts it).
+func criuVersion(sw *swrk) (int, error) {
+	t := rpc.CriuReqType_VERSION
+	resp, err := sw.call(&rpc.CriuReq{Type: &t, Opts: &rpc.CriuOpts{}}, nil)
+	if err != nil {
+		return 0, err
+	}
+	v := resp.GetVersion()
+	if v == nil {
+		return 0, errors.New("criu sent no version")
+	}
+	return int(v.GetMajorNumber())*10000 + int(v.GetMinorNumber())*100 + int(v.GetSublevel()), nil
+}
+
+// resolveDirs applies the defaults (./checkpoint; work dir = image dir)
+// and makes both paths absolute.
+func resolveDirs(o *Options) (err error) {
+	if o.ImagePath == "" {
+		o.ImagePath = "checkpoint"
+	}
+	if o.ImagePath, err = filepath.Abs(o.ImagePath); err != nil {
+		return err
+	}
+	if o.WorkPath == "" {
+		o.WorkPath = o.ImagePath
+	}
+	o.WorkPath, err = filepath.Abs(o.WorkPath)
+	return err
+}

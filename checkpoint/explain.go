@@ -1,0 +1,105 @@
+package checkpoint
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// hints map a fragment of a CRIU error line to what the user can do.
+// Order matters: the first match wins.
+var hints = []struct{ match, hint string }{
+	{"External socket", "the container has a unix socket connected outside it: retry with --ext-unix-sk"},
+	{"unix socket", "the container has a unix socket connected outside it: retry with --ext-unix-sk"},
+	{"tty", "the container holds a terminal it does not own: retry with --shell-job"},
+	{"Can't lookup mount", "a file is open on a mount CRIU cannot see in the container (a host mount): declare it as a bind mount in config.json"},
+	{"No root found for mountpoint", "a file is open on a mount CRIU cannot see in the container (a host mount): declare it as a bind mount in config.json"},
+	{"mnt: ", "a mount of the container could not be handled: check the bind mounts and that their sources exist on this host"},
+	{"iptables", "CRIU's network lock needs iptables (or nftables): install it, e.g. apt-get install iptables"},
+	{"nft", "CRIU's network lock needs iptables (or nftables): install it, e.g. apt-get install iptables"},
+	{"Dirty tracking", "this kernel has no soft-dirty memory tracking: --pre-dump and --parent-path cannot work here"},
+	{"soft-dirty", "this kernel has no soft-dirty memory tracking: --pre-dump and --parent-path cannot work here"},
+	{"userfaultfd", "this kernel does not offer userfaultfd to CRIU: --lazy-pages cannot work here"},
+	{"uffd", "this kernel does not offer userfaultfd to CRIU: --lazy-pages cannot work here"},
+	{"link_remap", "a file the container holds was deleted: retry with --link-remap"},
+	{"(deleted)", "a file the container holds was deleted: retry with --link-remap"},
+	{"TCP", "the container has TCP connections: retry with --tcp-established (and restore with it)"},
+	{"kerndat", "this CRIU does not support this kernel: run `make deps` to build CRIU 4.1 (or newer)"},
+	{"vdso", "this CRIU does not support this kernel: run `make deps` to build CRIU 4.1 (or newer)"},
+	{"has bad size", "a regular file the container writes to (its stdout/stderr?) changed size since the checkpoint: give the container pipes or files opened for appending (>>)"},
+	{"Can't open image", "the checkpoint images are missing or incomplete: check --image-path"},
+}
+
+// firstError returns the first line of a CRIU log reporting an error.
+func firstError(log []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(log))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.Index(line, "Error ("); i >= 0 && !harmless(line) {
+			return strings.TrimSpace(line[i:])
+		}
+	}
+	return ""
+}
+
+// harmless are Error lines CRIU writes while it goes on fine; the first
+// line of our error must be the one that made it fail.
+func harmless(line string) bool {
+	// Without CAP_SYS_RESOURCE (some sandboxes) CRIU cannot raise its own
+	// fd limit and carries on.
+	return strings.Contains(line, "Can't setup RLIMIT_NOFILE for self")
+}
+
+func hintFor(line string) string {
+	for _, h := range hints {
+		if strings.Contains(line, h.match) {
+			return h.hint
+		}
+	}
+	return ""
+}
+
+// explain turns a failed CRIU call into one error whose first line says
+// what failed (CRIU's first Error line) and what to do, and names the
+// kept log. keep is where the log is copied when it is about to vanish
+// with a work dir the caller removes (containerd deletes its work dir).
+func explain(op string, err error, logPath, keep string) error {
+	kept := logPath
+	data, rerr := os.ReadFile(logPath)
+	if rerr == nil && keep != "" && filepath.Dir(filepath.Clean(keep)) != filepath.Dir(filepath.Clean(logPath)) {
+		if werr := os.WriteFile(keep, data, 0o600); werr == nil {
+			kept = keep
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "criu %s failed", op)
+	if line := firstError(data); line != "" {
+		fmt.Fprintf(&b, ": %s", line)
+		if h := hintFor(line); h != "" {
+			fmt.Fprintf(&b, " (hint: %s)", h)
+		}
+	} else if err != nil {
+		fmt.Fprintf(&b, ": %v", err)
+	}
+	if rerr == nil {
+		fmt.Fprintf(&b, "; full log: %s", kept)
+	} else {
+		fmt.Fprintf(&b, "; no criu log at %s (%v)", logPath, rerr)
+	}
+	return &Error{Op: op, Msg: b.String(), Log: kept, Cause: err}
+}
+
+// Error is a CRIU failure with the log that explains it.
+type Error struct {
+	Op    string
+	Msg   string
+	Log   string
+	Cause error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Cause }

@@ -1,0 +1,172 @@
+package checkpoint
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	metaFile        = "stasis.json"
+	descriptorsFile = "descriptors.json" // runc's name and format, for tools that read it
+	statsFile       = "stats.json"
+)
+
+// Metadata is what a checkpoint records beside CRIU's images: what
+// restore needs (stdio, external mounts, namespaces) and what stasis saw,
+// so a restore elsewhere can say what differs.
+type Metadata struct {
+	ID            string     `json:"id"`
+	StasisVersion string     `json:"stasis_version"`
+	CriuVersion   int        `json:"criu_version"`
+	Kernel        string     `json:"kernel"`
+	Arch          string     `json:"arch"`
+	CgroupMode    string     `json:"cgroup_mode"`
+	ConfigDigest  string     `json:"config_digest"`
+	Bundle        string     `json:"bundle"`
+	Descriptors   []string   `json:"descriptors"`
+	Externals     []External `json:"external_mounts,omitempty"`
+	Terminal      bool       `json:"terminal"`
+	// ExternalNetNS is set when the container joined a network namespace
+	// by path (Docker does): restore must hand CRIU the new one.
+	ExternalNetNS bool `json:"external_netns,omitempty"`
+	// Layers is the union rootfs the container ran on, if any.
+	Layers any `json:"layers,omitempty"`
+}
+
+// External is a mount whose source lies outside the container, so CRIU
+// must be told about it on dump and given its new source on restore.
+type External struct {
+	Dest string `json:"dest"`
+	// Kind says where the restore finds its source: "bind" (the bundle's
+	// mount with this destination), "cgroup" (the new container's cgroup
+	// dir for Controller), "host" (HostPath, the same on every host).
+	Kind       string `json:"kind"`
+	Controller string `json:"controller,omitempty"`
+	HostPath   string `json:"host_path,omitempty"`
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func readMetadata(imageDir string) (*Metadata, error) {
+	data, err := os.ReadFile(filepath.Join(imageDir, metaFile))
+	if err != nil {
+		// A checkpoint made by runc has descriptors.json only.
+		if os.IsNotExist(err) {
+			return metadataFromRunc(imageDir)
+		}
+		return nil, fmt.Errorf("read checkpoint metadata: %w", err)
+	}
+	m := &Metadata{}
+	if err := json.Unmarshal(data, m); err != nil {
+		return nil, fmt.Errorf("checkpoint metadata %s: %w", filepath.Join(imageDir, metaFile), err)
+	}
+	return m, nil
+}
+
+func metadataFromRunc(imageDir string) (*Metadata, error) {
+	data, err := os.ReadFile(filepath.Join(imageDir, descriptorsFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a checkpoint: no %s or %s (%w)", imageDir, metaFile, descriptorsFile, err)
+	}
+	m := &Metadata{}
+	if err := json.Unmarshal(data, &m.Descriptors); err != nil {
+		return nil, fmt.Errorf("%s: %w", descriptorsFile, err)
+	}
+	return m, nil
+}
+
+func fileDigest(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+var goArch = runtime.GOARCH
+
+// stdio reads what the container's init has as fds 0-2, as runc's
+// descriptors.json records them (["/dev/null","pipe:[1146009]",...]),
+// except that an fd on a file outside every mount of the container (the
+// host's /dev/null that containerd gives a container without stdin, a log
+// file) is recorded as CRIU's external-file key "file[mnt_id:inode]":
+// CRIU cannot dump it, and restore hands it our own fd instead. Those keys
+// are returned again as externals for the dump request.
+func stdio(pid int, mounts []*mountinfo.Info) (descs, externals []string, err error) {
+	inContainer := map[int]bool{}
+	for _, m := range mounts {
+		inContainer[m.ID] = true
+	}
+	descs = make([]string, 3)
+	for i := range descs {
+		fdPath := fmt.Sprintf("/proc/%d/fd/%d", pid, i)
+		l, err := os.Readlink(fdPath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read stdio of the container: %w", err)
+		}
+		descs[i] = l
+		if !strings.HasPrefix(l, "/") {
+			continue // pipe:[..], socket:[..], anon_inode:..: CRIU's own business
+		}
+		mnt, err := fdMountID(pid, i)
+		if err != nil || inContainer[mnt] {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(fdPath, &st); err != nil {
+			continue
+		}
+		descs[i] = fmt.Sprintf("file[%x:%x]", mnt, st.Ino)
+		externals = append(externals, descs[i])
+	}
+	return descs, externals, nil
+}
+
+func fdMountID(pid, fd int) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "mnt_id:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, errors.New("no mnt_id in fdinfo")
+}
+
+// inheritedStdio says which recorded stdio entries restore replaces with
+// its own fds: pipes (so output keeps flowing into the new pipes) and
+// external files.
+func inheritedStdio(d string) bool {
+	return strings.HasPrefix(d, "pipe:") || strings.HasPrefix(d, "file[")
+}

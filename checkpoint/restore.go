@@ -1,0 +1,399 @@
+package checkpoint
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	criustats "github.com/checkpoint-restore/go-criu/v7/stats"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/lifecycle"
+	"github.com/stasis-oci/stasis/rootfs"
+	"github.com/stasis-oci/stasis/spec"
+)
+
+// RestoreOptions are restore's flags on top of the shared ones.
+type RestoreOptions struct {
+	Options
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	// Console, if set, receives the pty master instead of ConsoleSocket
+	// (a foreground restore's own tty proxy).
+	Console *os.File
+	NoPivot bool
+}
+
+// RestoreStats are CRIU's restore statistics (times in microseconds).
+type RestoreStats struct {
+	ForkingTime   uint32 `json:"forking_time_us"`
+	RestoreTime   uint32 `json:"restore_time_us"`
+	PagesRestored uint64 `json:"pages_restored"`
+}
+
+func (s *RestoreStats) String() string {
+	return fmt.Sprintf("forking %.1f ms, restore %.1f ms; pages restored %d", ms(s.ForkingTime), ms(s.RestoreTime), s.PagesRestored)
+}
+
+// Restored is what a restore produced.
+type Restored struct {
+	Pid      int
+	Stats    *RestoreStats
+	Terminal bool // the pty master went to the console socket / Console
+}
+
+// Restore brings a checkpoint back as container o.ID, with the bundle at
+// o.Bundle (which may differ from the checkpointed one, as long as its
+// rootfs holds the same files). Its cgroups are the NEW container's, made
+// and configured by stasis before CRIU restores into them. The restored
+// init is our child (CRIU's rst_sibling), so a foreground restore can
+// wait for it.
+func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("restore %s: %w", o.ID, err)
+		}
+	}()
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := spec.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec.AbsBindSources(sp, bundle)
+	if err := resolveDirs(&o.Options); err != nil {
+		return nil, err
+	}
+	meta, err := readMetadata(o.ImagePath)
+	if err != nil {
+		return nil, err
+	}
+	if meta.Terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return nil, errors.New("the checkpointed container has a terminal: restore needs --console-socket (or a foreground -t)")
+	}
+
+	h, err := store.Reserve(o.ID)
+	if err != nil {
+		return nil, err
+	}
+	st := &lifecycle.State{
+		ID: o.ID, Bundle: bundle, Rootfs: spec.RootfsPath(bundle, sp), Created: time.Now().UTC(),
+		Annotations: sp.Annotations, Config: sp, NewPidNS: newPidNS(sp),
+	}
+	var cg cgroupmgr.Manager
+	var pid int
+	var stats *RestoreStats
+	// The restore runs on a thread of its own with a private mount
+	// namespace (see withPrivateMounts); everything else waits for it.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pid, stats, err = withPrivateMounts(func() (int, *RestoreStats, error) {
+			// CRIU works in its cwd (the work dir, through our fd): the fds
+			// must be opened inside the private mount namespace, or the
+			// kernel refuses CRIU's mounts there (EINVAL).
+			imageDir, workDir, err := openDirs(&o.Options)
+			if err != nil {
+				return 0, nil, err
+			}
+			defer imageDir.Close()
+			defer workDir.Close()
+			return restoreInto(h, st, meta, o, imageDir, workDir, &cg)
+		})
+	}()
+	<-done
+	if err != nil {
+		if cg != nil {
+			_ = cg.Destroy()
+		}
+		h.Remove()
+		return nil, err
+	}
+	defer h.Close()
+	if stats != nil {
+		_ = writeJSON(filepath.Join(o.ImagePath, "restore-"+statsFile), stats)
+	}
+	return &Restored{Pid: pid, Stats: stats, Terminal: meta.Terminal}, nil
+}
+
+// withPrivateMounts runs fn on a locked thread that has its own mount
+// namespace, where the rootfs is bind-mounted for CRIU: nothing of it
+// can leak to the host's mount table, even if stasis dies midway. The
+// thread is never unlocked, so Go discards it (and the namespace) after.
+func withPrivateMounts(fn func() (int, *RestoreStats, error)) (int, *RestoreStats, error) {
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+		return 0, nil, fmt.Errorf("private mount namespace for restore: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return 0, nil, fmt.Errorf("private mount namespace for restore: %w", err)
+	}
+	return fn()
+}
+
+func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *RestoreOptions,
+	imageDir, workDir *os.File, cgOut *cgroupmgr.Manager) (int, *RestoreStats, error) {
+	sp := st.Config
+	if err := rootfs.CreateMountpoints(st.Rootfs, sp.Mounts); err != nil {
+		return 0, nil, err
+	}
+	// CRIU wants the root it restores into to be a mount point.
+	criuRoot := filepath.Join(h.Dir(), "criu-root")
+	if err := os.Mkdir(criuRoot, 0o755); err != nil {
+		return 0, nil, fmt.Errorf("create criu root: %w", err)
+	}
+	if err := unix.Mount(st.Rootfs, criuRoot, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return 0, nil, fmt.Errorf("bind rootfs %s for criu: %w", st.Rootfs, err)
+	}
+
+	cgPath := ""
+	if sp.Linux != nil {
+		cgPath = sp.Linux.CgroupsPath
+	}
+	cg, err := cgroupmgr.New(o.ID, cgPath)
+	if err != nil {
+		return 0, nil, fmt.Errorf("cgroup: %w", err)
+	}
+	*cgOut = cg
+
+	opts, err := baseOpts(&o.Options, imageDir, workDir, "restore.log", criuRoot)
+	if err != nil {
+		return 0, nil, err
+	}
+	opts.RstSibling = proto.Bool(true)
+	opts.TcpClose = proto.Bool(o.TCPClose)
+	opts.OrphanPtsMaster = proto.Bool(meta.Terminal)
+	if o.LsmProfile != "" {
+		opts.LsmProfile = proto.String(o.LsmProfile)
+	}
+	if o.LsmMountContext != "" {
+		opts.LsmMountContext = proto.String(o.LsmMountContext)
+	}
+	if cf := configFile(sp.Annotations); cf != "" {
+		opts.ConfigFile = proto.String(cf)
+	}
+	// Stdio: each pipe the container wrote to at checkpoint is replaced by
+	// the fd we were started with (containerd's new pipes), so output keeps
+	// flowing after restore, and after the next one.
+	for i, d := range meta.Descriptors {
+		if inheritedStdio(d) {
+			opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: proto.String(d), Fd: proto.Int32(int32(i))})
+		}
+	}
+	var extra []*os.File
+	if meta.ExternalNetNS {
+		path := externalNetNS(sp)
+		if path == "" {
+			return 0, nil, errors.New("the checkpoint joined an external network namespace but the bundle's config names none (linux.namespaces network path)")
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return 0, nil, fmt.Errorf("open network namespace: %w", err)
+		}
+		defer f.Close()
+		opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: proto.String(extNetNSKey), Fd: proto.Int32(criuExtraFd(len(extra)))})
+		extra = append(extra, f)
+	}
+
+	sw, err := startSwrk(o.CriuPath, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, extra)
+	if err != nil {
+		return 0, nil, err
+	}
+	// CRIU itself joins the new cgroups, and cg_root tells it to restore
+	// the container's cgroup tree there instead of at the old paths.
+	criuPid := sw.cmd.Process.Pid
+	if err := cg.Apply(criuPid); err != nil {
+		sw.close()
+		return 0, nil, fmt.Errorf("cgroup: %w", err)
+	}
+	if err := cg.Set(lifecycle.CgroupResources(sp)); err != nil {
+		sw.close()
+		return 0, nil, fmt.Errorf("cgroup: %w", err)
+	}
+	st.Cgroup = cg.State()
+	if opts.CgRoot, err = cgroupRoots(criuPid); err != nil {
+		sw.close()
+		return 0, nil, err
+	}
+	if opts.External, err = restoreExternals(meta.Externals, sp, cg); err != nil {
+		sw.close()
+		return 0, nil, err
+	}
+
+	var console *consoleSender
+	if meta.Terminal {
+		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console}
+	}
+	t := rpc.CriuReqType_RESTORE
+	resp, callErr := sw.call(&rpc.CriuReq{Type: &t, Opts: opts}, func(n notification) error {
+		if n.Script == "orphan-pts-master" && n.Fd != nil {
+			defer n.Fd.Close()
+			if console == nil {
+				return errors.New("criu sent a pty master but the container has no terminal")
+			}
+			return console.send(n.Fd)
+		}
+		return nil
+	})
+	closeErr := sw.close()
+	if callErr != nil || closeErr != nil {
+		return 0, nil, explain("restore", errors.Join(callErr, closeErr), filepath.Join(workDir.Name(), "restore.log"),
+			filepath.Join(imageDir.Name(), "criu-restore.log"))
+	}
+	pid := int(resp.GetRestore().GetPid())
+	if pid <= 0 {
+		return 0, nil, errors.New("criu restored no process")
+	}
+	if err := recordRestored(h, st, pid, o.PidFile); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return 0, nil, err
+	}
+	return pid, readRestoreStats(imageDir, workDir), nil
+}
+
+func recordRestored(h *lifecycle.Handle, st *lifecycle.State, pid int, pidFile string) error {
+	start, err := lifecycle.StartTime(pid)
+	if err != nil {
+		return fmt.Errorf("restored init %d: %w", pid, err)
+	}
+	st.Pid, st.PidStartTime = pid, start
+	if err := h.Save(st); err != nil {
+		return err
+	}
+	if pidFile != "" {
+		return lifecycle.WritePidFile(pidFile, pid)
+	}
+	return nil
+}
+
+// cgroupRoots reads CRIU's cgroups (the new container's, it was just put
+// there) as cg_root entries: one per v1 hierarchy, and the v2 one as the
+// entry without a controller, which CRIU applies to every hierarchy not
+// named (on a hybrid host, the unified one; on a pure v2 host, all).
+// Without it, a hybrid host's v2 membership would be restored at the
+// checkpointed container's path.
+func cgroupRoots(criuPid int) ([]*rpc.CgroupRoot, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", criuPid))
+	if err != nil {
+		return nil, fmt.Errorf("read criu's cgroups: %w", err)
+	}
+	defer f.Close()
+	var roots []*rpc.CgroupRoot
+	var unified string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			unified = parts[2]
+			continue
+		}
+		roots = append(roots, &rpc.CgroupRoot{Ctrl: proto.String(parts[1]), Path: proto.String(parts[2])})
+	}
+	if unified != "" {
+		roots = append(roots, &rpc.CgroupRoot{Path: proto.String(unified)})
+	}
+	return roots, sc.Err()
+}
+
+// restoreExternals maps each external mount of the checkpoint to its
+// source on this host, for this bundle and this container's cgroups.
+func restoreExternals(exts []External, sp *specs.Spec, cg cgroupmgr.Manager) ([]string, error) {
+	var out []string
+	for _, e := range exts {
+		var src string
+		switch e.Kind {
+		case "bind":
+			for _, m := range sp.Mounts {
+				if spec.IsBind(m) && filepath.Clean(m.Destination) == e.Dest {
+					src = m.Source
+				}
+			}
+			if src == "" {
+				return nil, fmt.Errorf("the checkpoint has a bind mount on %s that the bundle's config.json lacks: add it to mounts", e.Dest)
+			}
+		case "cgroup":
+			src = cgroupSource(cg, e.Controller)
+			if src == "" {
+				return nil, fmt.Errorf("the checkpoint mounts the %q cgroup hierarchy on %s, which this host lacks", e.Controller, e.Dest)
+			}
+		case "host":
+			src = e.HostPath
+		default:
+			return nil, fmt.Errorf("checkpoint metadata: unknown external mount kind %q", e.Kind)
+		}
+		if _, err := os.Stat(src); err != nil {
+			return nil, fmt.Errorf("source of mount %s: %w", e.Dest, err)
+		}
+		out = append(out, extMountKey(e.Dest)+":"+src)
+	}
+	return out, nil
+}
+
+func cgroupSource(cg cgroupmgr.Manager, controller string) string {
+	if p := cg.Path(controller); p != "" {
+		return p
+	}
+	for _, c := range strings.Split(controller, ",") {
+		if p := cg.Path(c); p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
+func newPidNS(sp *specs.Spec) bool {
+	if sp.Linux == nil {
+		return false
+	}
+	for _, ns := range sp.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			return ns.Path == ""
+		}
+	}
+	return false
+}
+
+func readRestoreStats(dirs ...*os.File) *RestoreStats {
+	for _, d := range dirs {
+		s, err := criustats.CriuGetRestoreStats(d)
+		if err == nil && s != nil {
+			return &RestoreStats{ForkingTime: s.GetForkingTime(), RestoreTime: s.GetRestoreTime(), PagesRestored: s.GetPagesRestored()}
+		}
+	}
+	return nil
+}
+
+// consoleSender passes the restored pty master on, as create does.
+type consoleSender struct {
+	path string
+	conn *os.File
+}
+
+func (c *consoleSender) send(master *os.File) error {
+	conn := c.conn
+	if conn == nil {
+		f, err := lifecycle.DialConsole(c.path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		conn = f
+	}
+	return unix.Sendmsg(int(conn.Fd()), []byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil, 0)
+}
