@@ -56,4 +56,3 @@ func underAny(p string, dirs []string) bool {
 	}
 	return false
 }
-
