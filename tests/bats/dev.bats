@@ -93,9 +93,5 @@ load helpers
 @test "a linux.devices entry with an unknown type fails" {
 	setup_bundle true
 	update_config '.linux.devices = [{"path": "/dev/bad", "type": "x", "major": 1, "minor": 3}]'
-	local id
-	id=$(new_id)
-	run create_container "$id"
-	assert_failure
-	assert_no_container "$id"
+	assert_create_fails
 }

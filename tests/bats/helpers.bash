@@ -305,6 +305,20 @@ assert_no_container() {
 	done
 }
 
+# assert_create_fails [TEXT]: `create` of $BUNDLE must fail, its message
+# must contain TEXT (when given), and nothing may be left: no listed
+# container, state dir, cgroup or process.
+assert_create_fails() {
+	local id
+	id=$(new_id)
+	run create_container "$id"
+	assert_failure
+	[ -z "${1:-}" ] || assert_output_contains "$1"
+	assert_no_container "$id"
+	[ -z "$(ls -A "$STASIS_ROOT" 2>/dev/null)" ] || fail "state left: $(ls -A "$STASIS_ROOT")"
+	assert_no_process_left
+}
+
 # ---------------------------------------------------------------- misc
 
 # procs_using DIR: print "PID:LINK" for every live process with an open fd,

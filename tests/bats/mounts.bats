@@ -77,12 +77,7 @@ mount_line() {
 @test "bind mount of a missing source fails" {
 	setup_bundle true
 	add_mount '{"destination": "/mnt/x", "type": "bind", "source": "/no/such/source", "options": ["bind"]}'
-	local id
-	id=$(new_id)
-	run create_container "$id"
-	assert_failure
-	assert_output_contains "/no/such/source"
-	assert_no_container "$id"
+	assert_create_fails "/no/such/source"
 }
 
 @test "tmpfs with size and mode options" {

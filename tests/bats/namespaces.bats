@@ -96,12 +96,7 @@ userns_bundle() {
 @test "a user namespace without mappings fails" {
 	setup_bundle true
 	update_config '.linux.namespaces += [{"type": "user"}] | del(.linux.uidMappings, .linux.gidMappings)'
-	local id
-	id=$(new_id)
-	run create_container "$id"
-	assert_failure
-	assert_output_contains "mapping"
-	assert_no_container "$id"
+	assert_create_fails "mapping"
 }
 
 # join_test TYPE UNSHARE-FLAG: run a container whose TYPE namespace is a path
@@ -183,20 +178,11 @@ join_test() {
 @test "joining a namespace path that does not exist fails" {
 	setup_bundle true
 	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "network")] + [{"type": "network", "path": "/proc/999999999/ns/net"}]'
-	local id
-	id=$(new_id)
-	run create_container "$id"
-	assert_failure
-	assert_output_contains "/proc/999999999/ns/net"
-	assert_no_container "$id"
+	assert_create_fails "/proc/999999999/ns/net"
 }
 
 @test "joining a namespace path of the wrong type fails" {
 	setup_bundle true
 	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "network")] + [{"type": "network", "path": "/proc/self/ns/ipc"}]'
-	local id
-	id=$(new_id)
-	run create_container "$id"
-	assert_failure
-	assert_no_container "$id"
+	assert_create_fails
 }

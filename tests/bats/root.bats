@@ -111,20 +111,11 @@ propagation_run() {
 @test "an unknown rootfsPropagation value fails" {
 	setup_bundle true
 	update_config '.linux.rootfsPropagation = "sideways"'
-	local id
-	id=$(new_id)
-	run create_container "$id"
-	assert_failure
-	assert_no_container "$id"
+	assert_create_fails
 }
 
 @test "a missing rootfs directory fails" {
 	setup_bundle true
 	update_config '.root.path = "no-such-rootfs"'
-	local id
-	id=$(new_id)
-	run create_container "$id"
-	assert_failure
-	assert_output_contains "no-such-rootfs"
-	assert_no_container "$id"
+	assert_create_fails "no-such-rootfs"
 }

@@ -146,10 +146,5 @@ wait_recvtty() {
 @test "a detached terminal without --console-socket fails" {
 	setup_bundle tty
 	update_config '.process.terminal = true'
-	local id
-	id=$(new_id)
-	run create_container "$id"
-	assert_failure
-	assert_output_contains "console"
-	assert_no_container "$id"
+	assert_create_fails "console"
 }
