@@ -13,6 +13,7 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/seccomp"
 	"github.com/stasis-oci/stasis/spec"
 )
 
@@ -48,6 +49,11 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	sp, err := spec.Load(bundle)
 	if err != nil {
 		return nil, err
+	}
+	if sp.Linux != nil {
+		if err := seccomp.Validate(sp.Linux.Seccomp); err != nil {
+			return nil, err
+		}
 	}
 	if !hasNamespace(sp.Linux, "mount") {
 		return nil, errors.New("config has no mount namespace: stasis will not set up a rootfs in the host's")

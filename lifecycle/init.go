@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/stasis-oci/stasis/lifecycle/nsenter" // enters namespaces before the Go runtime starts
 	"github.com/stasis-oci/stasis/rootfs"
+	"github.com/stasis-oci/stasis/seccomp"
 )
 
 // IsInit reports whether this process is a container init (stage 1),
@@ -68,6 +69,14 @@ func InitMain() {
 			}
 		}
 	}
+	// With no_new_privs the filter can be loaded unprivileged, so it comes
+	// last, filtering nothing of ours but execve (runc's order).
+	if ex.seccomp != nil {
+		if err := seccomp.Load(ex.seccomp); err != nil {
+			fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	err = unix.Exec(ex.path, ex.args, ex.env)
 	fmt.Fprintf(os.Stderr, "stasis init: exec %s: %v\n", ex.path, err)
 	os.Exit(127)
@@ -88,6 +97,8 @@ type execPlan struct {
 	fifo *os.File
 	// hookState is the state startContainer hooks get (nil: no hooks).
 	hookState *specs.State
+	// seccomp is loaded just before exec (set only with no_new_privs).
+	seccomp *specs.LinuxSeccomp
 }
 
 // parentHooks is steps 7a-7d: ask the parent to run its hooks, then run
@@ -211,6 +222,16 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*
 	if err != nil {
 		return nil, err
 	}
+	var late *specs.LinuxSeccomp
+	if linux != nil && linux.Seccomp != nil {
+		if proc.NoNewPrivileges {
+			late = linux.Seccomp
+		} else if err := seccomp.Load(linux.Seccomp); err != nil {
+			// Without no_new_privs loading needs CAP_SYS_ADMIN: do it
+			// before the capabilities are dropped.
+			return nil, err
+		}
+	}
 	if err := switchUser(proc); err != nil {
 		return nil, err
 	}
@@ -225,7 +246,7 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*
 	if err := closeExtraFds(3 + preserveFds); err != nil {
 		return nil, err
 	}
-	return &execPlan{path: path, args: proc.Args, env: env}, nil
+	return &execPlan{path: path, args: proc.Args, env: env, seccomp: late}, nil
 }
 
 // waitStart is step 10: opening the fifo for writing blocks until
