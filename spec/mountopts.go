@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"sort"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -178,4 +179,21 @@ func IsBind(m specs.Mount) bool {
 		}
 	}
 	return false
+}
+
+// KnownMountOptions lists every mount option stasis understands, for
+// `stasis features`.
+func KnownMountOptions() []string {
+	out := []string{"bind", "rbind"}
+	for k := range mountFlags {
+		out = append(out, k)
+	}
+	for k := range propagationFlags {
+		out = append(out, k)
+	}
+	for k := range recAttrFlags {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
