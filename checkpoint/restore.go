@@ -313,7 +313,10 @@ func cgroupRoots(criuPid int) ([]*rpc.CgroupRoot, error) {
 
 // restoreExternals maps each external mount of the checkpoint to its
 // source on this host, for this bundle and this container's cgroups.
-func restoreExternals(exts []External, sp *specs.Spec, cg cgroupmgr.Manager) ([]string, error) {
+// cgroupPaths is the one thing restoreExternals needs of a cgroup manager.
+type cgroupPaths interface{ Path(controller string) string }
+
+func restoreExternals(exts []External, sp *specs.Spec, cg cgroupPaths) ([]string, error) {
 	var out []string
 	for _, e := range exts {
 		var src string
@@ -345,7 +348,7 @@ func restoreExternals(exts []External, sp *specs.Spec, cg cgroupmgr.Manager) ([]
 	return out, nil
 }
 
-func cgroupSource(cg cgroupmgr.Manager, controller string) string {
+func cgroupSource(cg cgroupPaths, controller string) string {
 	if p := cg.Path(controller); p != "" {
 		return p
 	}

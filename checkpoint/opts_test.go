@@ -1,0 +1,132 @@
+package checkpoint
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"github.com/moby/sys/mountinfo"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestExternalsOfDeclaresEverySourceOutsideTheContainer(t *testing.T) {
+	sp := &specs.Spec{Mounts: []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: "/etc/hosts", Type: "bind", Source: "/var/lib/x/hosts", Options: []string{"rbind", "ro"}},
+		{Destination: "/data/", Source: "/srv/data", Options: []string{"bind"}},
+	}}
+	mounts := []*mountinfo.Info{
+		{ID: 1, Mountpoint: "/", FSType: "ext4", Root: "/var/lib/b/rootfs"},
+		{ID: 2, Mountpoint: "/proc", FSType: "proc", Root: "/"},
+		{ID: 3, Mountpoint: "/sys/fs/cgroup/memory", FSType: "cgroup", Root: "/ct1", VFSOptions: "rw,memory"},
+		{ID: 4, Mountpoint: "/sys/fs/cgroup/systemd", FSType: "cgroup", Root: "/ct1", VFSOptions: "rw,xattr,name=systemd"},
+		{ID: 5, Mountpoint: "/sys/fs/cgroup/unified", FSType: "cgroup2", Root: "/ct1"},
+		{ID: 6, Mountpoint: "/proc/kcore", FSType: "devtmpfs", Root: "/null"},
+		{ID: 7, Mountpoint: "/dev", FSType: "tmpfs", Root: "/"},
+		{ID: 8, Mountpoint: "/proc/sys", FSType: "proc", Root: "/sys"}, // readonlyPaths: internal bind
+	}
+	got := externalsOf(sp, "/var/lib/b/rootfs", mounts)
+	want := map[string]External{
+		"/data":                  {Dest: "/data", Kind: "bind"},
+		"/etc/hosts":             {Dest: "/etc/hosts", Kind: "bind"},
+		"/proc/kcore":            {Dest: "/proc/kcore", Kind: "host", HostPath: "/dev/null"},
+		"/sys/fs/cgroup/memory":  {Dest: "/sys/fs/cgroup/memory", Kind: "cgroup", Controller: "memory"},
+		"/sys/fs/cgroup/systemd": {Dest: "/sys/fs/cgroup/systemd", Kind: "cgroup", Controller: "name=systemd"},
+		"/sys/fs/cgroup/unified": {Dest: "/sys/fs/cgroup/unified", Kind: "cgroup", Controller: ""},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("externals %+v, want %d entries", got, len(want))
+	}
+	for _, e := range got {
+		if want[e.Dest] != e {
+			t.Errorf("external %+v, want %+v", e, want[e.Dest])
+		}
+	}
+}
+
+type fakeCgroup struct{ paths map[string]string }
+
+func (f fakeCgroup) Path(c string) string { return f.paths[c] }
+
+func TestRestoreExternalsUseTheNewBundleAndCgroups(t *testing.T) {
+	dir := t.TempDir()
+	hosts := filepath.Join(dir, "hosts")
+	os.WriteFile(hosts, nil, 0o644)
+	mem := filepath.Join(dir, "memory-newct")
+	os.Mkdir(mem, 0o755)
+	sp := &specs.Spec{Mounts: []specs.Mount{{Destination: "/etc/hosts", Source: hosts, Options: []string{"bind"}}}}
+	exts := []External{
+		{Dest: "/etc/hosts", Kind: "bind"},
+		{Dest: "/sys/fs/cgroup/memory", Kind: "cgroup", Controller: "memory"},
+		{Dest: "/proc/kcore", Kind: "host", HostPath: "/dev/null"},
+	}
+	got, err := restoreExternals(exts, sp, fakeCgroup{map[string]string{"memory": mem}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"mnt[/etc/hosts]:" + hosts, "mnt[/sys/fs/cgroup/memory]:" + mem, "mnt[/proc/kcore]:/dev/null"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("externals %v, want %v", got, want)
+	}
+	// A bind the new bundle lacks is a clear error, not a CRIU failure.
+	_, err = restoreExternals([]External{{Dest: "/data", Kind: "bind"}}, sp, fakeCgroup{})
+	if err == nil || !strings.Contains(err.Error(), "/data") || !strings.Contains(err.Error(), "config.json") {
+		t.Fatalf("missing bind: %v", err)
+	}
+}
+
+func TestBaseOpts(t *testing.T) {
+	img, _ := os.Open(t.TempDir())
+	defer img.Close()
+	o := &Options{ManageCgroups: "strict", EmptyNs: []string{"network"}, PageServer: "127.0.0.1:9000", TCPEstablished: true}
+	opts, err := baseOpts(o, img, img, "dump.log", "/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.GetManageCgroupsMode() != rpc.CriuCgMode_STRICT || !opts.GetManageCgroups() {
+		t.Errorf("cgroup mode %v", opts.GetManageCgroupsMode())
+	}
+	if opts.GetEmptyNs() == 0 || opts.GetPs().GetPort() != 9000 || opts.GetPs().GetAddress() != "127.0.0.1" {
+		t.Errorf("empty-ns %#x page server %v", opts.GetEmptyNs(), opts.GetPs())
+	}
+	if !opts.GetTcpEstablished() || opts.GetRoot() != "/r" || opts.GetLogFile() != "dump.log" || opts.GetImagesDirFd() != int32(img.Fd()) {
+		t.Errorf("opts %v", opts)
+	}
+	for _, bad := range []*Options{{ManageCgroups: "maybe"}, {EmptyNs: []string{"pid"}}, {PageServer: "nope"}} {
+		if _, err := baseOpts(bad, img, img, "x", "/"); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestConfigFileChoice(t *testing.T) {
+	old := defaultCriuConfig
+	defer func() { defaultCriuConfig = old }()
+	defaultCriuConfig = filepath.Join(t.TempDir(), "stasis.conf")
+	if got := configFile(nil); got != "" {
+		t.Fatalf("no file, no annotation: %q", got)
+	}
+	os.WriteFile(defaultCriuConfig, []byte("tcp-established\n"), 0o644)
+	if got := configFile(nil); got != defaultCriuConfig {
+		t.Fatalf("default file: %q", got)
+	}
+	if got := configFile(map[string]string{"org.criu.config": "/x.conf"}); got != "/x.conf" {
+		t.Fatalf("annotation: %q", got)
+	}
+	// An empty annotation turns the default file off, as in runc.
+	if got := configFile(map[string]string{"org.criu.config": ""}); got != "" {
+		t.Fatalf("empty annotation: %q", got)
+	}
+}
+
+func TestInheritedStdio(t *testing.T) {
+	for d, want := range map[string]bool{
+		"pipe:[123]": true, "file[1b:9a]": true, "/dev/null": false, "socket:[5]": false, "/dev/pts/0": false,
+	} {
+		if inheritedStdio(d) != want {
+			t.Errorf("%s: %v", d, !want)
+		}
+	}
+}
