@@ -314,7 +314,9 @@ func cgroupRoots(criuPid int) ([]*rpc.CgroupRoot, error) {
 // restoreExternals maps each external mount of the checkpoint to its
 // source on this host, for this bundle and this container's cgroups.
 // cgroupPaths is the one thing restoreExternals needs of a cgroup manager.
-type cgroupPaths interface{ Path(controller string) string }
+type cgroupPaths interface {
+	Path(controller string) string
+}
 
 func restoreExternals(exts []External, sp *specs.Spec, cg cgroupPaths) ([]string, error) {
 	var out []string
