@@ -138,8 +138,23 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 		sw.close()
 		return nil, err
 	}
+	// Freeze first ourselves: CRIU writes FROZEN to a v1 freezer and, as
+	// the state reads FREEZING at once, sleeps a fixed 100 ms before
+	// looking again; our manager polls every millisecond. CRIU then finds
+	// the cgroup frozen and leaves it so, and we thaw what we froze.
+	weFroze := false
+	if c.Status() == lifecycle.Running && opts.FreezeCgroup != nil {
+		if err := cg.Freeze(); err == nil {
+			weFroze = true
+		}
+	}
 	_, callErr := sw.call(&rpc.CriuReq{Type: &reqType, Opts: opts}, func(notification) error { return nil })
 	closeErr := sw.close()
+	if weFroze && (callErr != nil || closeErr != nil || o.LeaveRunning || o.PreDump) {
+		if err := cg.Thaw(); err != nil {
+			return nil, fmt.Errorf("thaw after checkpoint: %w", err)
+		}
+	}
 	if callErr != nil || closeErr != nil {
 		return nil, explain("dump", errors.Join(callErr, closeErr), filepath.Join(workDir.Name(), "dump.log"),
 			filepath.Join(imageDir.Name(), "criu-dump.log"))
