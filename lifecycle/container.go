@@ -117,12 +117,18 @@ func (c *Container) Pause() error { return c.phase().Pause() }
 func (c *Container) Resume() error { return c.phase().Resume() }
 
 // OCIState is the state document `stasis state` prints: the runtime
-// spec's fields plus created and owner, as runc prints them.
+// spec's fields plus rootfs, created and owner, as runc prints them (pid
+// included when 0, which specs.State would omit).
 type OCIState struct {
-	specs.State
-	Rootfs  string    `json:"rootfs"`
-	Created time.Time `json:"created"`
-	Owner   string    `json:"owner"`
+	Version     string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Status      Status            `json:"status"`
+	Pid         int               `json:"pid"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // OCIState reports the container as the runtime spec describes it.
@@ -133,17 +139,8 @@ func (c *Container) OCIState() OCIState {
 		pid = 0
 	}
 	return OCIState{
-		State: specs.State{
-			Version:     specs.Version,
-			ID:          c.ID(),
-			Status:      specs.ContainerState(s),
-			Pid:         pid,
-			Bundle:      c.st.Bundle,
-			Annotations: c.st.Annotations,
-		},
-		Rootfs:  c.st.Rootfs,
-		Created: c.st.Created,
-		Owner:   c.st.Owner,
+		Version: specs.Version, ID: c.ID(), Status: s, Pid: pid, Bundle: c.st.Bundle,
+		Rootfs: c.st.Rootfs, Created: c.st.Created, Owner: c.st.Owner, Annotations: c.st.Annotations,
 	}
 }
 

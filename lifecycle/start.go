@@ -14,17 +14,19 @@ import (
 // user process. Waiting on the fifo and on the init's pidfd together means
 // a dead init is reported instead of hanging forever.
 func (c *Container) release() error {
+	// The pidfd first: once the fifo is open the init may exec a process
+	// that exits at once, and a pid looked up after that reads as gone.
+	pidfd, err := openPid(c.st.Pid, c.st.PidStartTime)
+	if err != nil {
+		return fmt.Errorf("container init is gone: %w", err)
+	}
+	defer unix.Close(pidfd)
 	path := filepath.Join(c.h.dir, fifoFile)
 	fifo, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
-	pidfd, err := openPid(c.st.Pid, c.st.PidStartTime)
-	if err != nil {
-		return fmt.Errorf("container init is gone: %w", err)
-	}
-	defer unix.Close(pidfd)
 
 	fds := []unix.PollFd{
 		{Fd: int32(fifo.Fd()), Events: unix.POLLIN},
