@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/stasis-oci/stasis/lifecycle"
 )
@@ -46,7 +49,11 @@ var listCommand = &cli.Command{
 			if err != nil {
 				return fmt.Errorf("list: %s: %w", id, err)
 			}
-			states = append(states, ctr.OCIState())
+			cs := ctr.OCIState()
+			if cs.Owner == "" {
+				cs.Owner = dirOwner(ctr.Dir())
+			}
+			states = append(states, cs)
 			ctr.Close()
 		}
 		if c.Bool("quiet") {
@@ -85,4 +92,17 @@ func jsonIndentEncoder(f *os.File) *json.Encoder {
 	enc := json.NewEncoder(f)
 	enc.SetIndent("", "\t")
 	return enc
+}
+
+// dirOwner names the owner of a state dir, which runc's list shows as
+// the container's owner.
+func dirOwner(dir string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return ""
+	}
+	if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil {
+		return u.Username
+	}
+	return "#" + strconv.Itoa(int(st.Uid))
 }

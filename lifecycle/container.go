@@ -45,6 +45,9 @@ func (s *Store) Get(id string) (*Container, error) {
 // Close releases the container's lock.
 func (c *Container) Close() { c.h.Close() }
 
+// Dir is the container's state directory.
+func (c *Container) Dir() string { return c.h.dir }
+
 // ID is the container's id.
 func (c *Container) ID() string { return c.h.ID }
 
