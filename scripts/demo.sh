@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh: walk one busybox container through stasis's lifecycle
-# (create -> state -> start -> state -> kill -> state -> delete), printing each
-# command and its output. Everything lives in a temp dir removed on exit.
+# (create -> state -> start -> state -> kill -> state -> delete), then freeze a
+# counting container with checkpoint and bring it back with restore under a new
+# id, showing that it counts on from where it stopped. Each command and its
+# output is printed. Everything lives in a temp dir removed on exit.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,7 +19,10 @@ bundle="$work/bundle"
 id="demo-$$"
 
 cleanup() {
-	"$STASIS" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+	for c in "$id" "$id-counter" "$id-restored"; do
+		"$STASIS" --root "$root" delete --force "$c" >/dev/null 2>&1 || true
+	done
+	[ -z "${reader:-}" ] || kill "$reader" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,4 +54,31 @@ done
 run "${S[@]}" state "$id"
 run "${S[@]}" delete "$id"
 run "${S[@]}" list
+
+# Checkpoint/restore: a counter writes to a pipe (as containerd gives
+# containers); a reader copies it to a log. After restore under a new id the
+# count goes on from where the checkpoint froze it.
+counter="$work/counter"
+say "scripts/mkbundle.sh $counter sh -c 'i=0; while true; do echo \$i; i=\$((i+1)); sleep 0.2; done'"
+"$repo_root/scripts/mkbundle.sh" "$counter" sh -c 'i=0; while true; do echo $i; i=$((i+1)); sleep 0.2; done'
+log="$work/counter.log"
+mkfifo "$work/out1" "$work/out2"
+(cat "$work/out1" "$work/out2" >"$log") &
+reader=$!
+say "stasis run --detach --bundle $counter $id-counter >out1 (a pipe)"
+"${S[@]}" run --detach --bundle "$counter" "$id-counter" </dev/null >"$work/out1" 2>&1
+sleep 1.5
+say "cat counter.log"
+tr '\n' ' ' <"$log"; echo
+run "${S[@]}" checkpoint --image-path "$work/images" "$id-counter"
+run "${S[@]}" list
+say "ls $work/images | head  # CRIU's images, plus stasis.json and stats.json"
+ls "$work/images" | head
+say "stasis restore --detach --image-path $work/images --bundle $counter $id-restored >out2 (a new pipe)"
+"${S[@]}" restore --detach --image-path "$work/images" --bundle "$counter" "$id-restored" </dev/null >"$work/out2" 2>&1
+sleep 1.5
+run "${S[@]}" state "$id-restored"
+say "cat counter.log  # counts on after the restore, no restart from 0"
+tr '\n' ' ' <"$log"; echo
+run "${S[@]}" delete --force "$id-restored"
 printf '\ndemo: done\n'
