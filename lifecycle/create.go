@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -173,21 +172,6 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	}
 	undo.release()
 	return &Container{h: h, st: st, cg: cg}, nil
-}
-
-// DialConsole connects to --console-socket; the connection is what the
-// init sends the pty master over.
-func DialConsole(path string) (*os.File, error) {
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("connect to console socket: %w", err)
-	}
-	defer conn.Close()
-	f, err := conn.File()
-	if err != nil {
-		return nil, fmt.Errorf("console socket: %w", err)
-	}
-	return f, nil
 }
 
 // WritePidFile writes atomically: containerd reads the file as soon as
