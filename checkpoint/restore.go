@@ -65,15 +65,10 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 			err = fmt.Errorf("restore %s: %w", o.ID, err)
 		}
 	}()
-	bundle, err := filepath.Abs(o.Bundle)
+	bundle, sp, err := spec.LoadBundle(o.Bundle)
 	if err != nil {
 		return nil, err
 	}
-	sp, err := spec.Load(bundle)
-	if err != nil {
-		return nil, err
-	}
-	spec.AbsBindSources(sp, bundle)
 	if err := resolveDirs(&o.Options); err != nil {
 		return nil, err
 	}

@@ -41,11 +41,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 			err = fmt.Errorf("create %s: %w", o.ID, err)
 		}
 	}()
-	bundle, err := filepath.Abs(o.Bundle)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := spec.Load(bundle)
+	bundle, sp, err := spec.LoadBundle(o.Bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -63,8 +59,6 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	if !sp.Process.Terminal && o.ConsoleSocket != "" {
 		return nil, errors.New("--console-socket given but process.terminal is false")
 	}
-
-	spec.AbsBindSources(sp, bundle)
 
 	h, err := s.Reserve(o.ID)
 	if err != nil {

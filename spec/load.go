@@ -111,3 +111,19 @@ func AbsBindSources(s *specs.Spec, bundle string) {
 		}
 	}
 }
+
+// LoadBundle is what create and restore both start with: the bundle's
+// absolute path and its validated config, with bind sources made
+// absolute against it.
+func LoadBundle(bundle string) (string, *specs.Spec, error) {
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return "", nil, fmt.Errorf("load bundle %s: %w", bundle, err)
+	}
+	s, err := Load(abs)
+	if err != nil {
+		return "", nil, err
+	}
+	AbsBindSources(s, abs)
+	return abs, s, nil
+}
