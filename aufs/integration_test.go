@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -123,6 +124,7 @@ func (c *child) run(dir string) error {
 	}
 	c.checkAgainstReality(u, merged, []string{"/gone", "/gonedir", "/gonedir/f", "/opq/old", "/nope", "/a/x"})
 	c.checkMapFiles(u, merged)
+	c.checkChrooted(u, low2, merged)
 
 	// Remount the discovered union elsewhere: the same tree.
 	again := filepath.Join(dir, "merged2")
@@ -213,6 +215,69 @@ func (c *child) checkMapFiles(u *Union, merged string) {
 		}
 		unix.Munmap(mem)
 	}
+}
+
+// checkChrooted runs busybox (from a lower layer) chrooted into the union,
+// as a container is, and discovers the union from ITS mountinfo, where the
+// overlay is "/", then translates its exe and map_files links.
+func (c *child) checkChrooted(want *Union, lower, merged string) {
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		fmt.Println("no /bin/busybox, chrooted check skipped")
+		return
+	}
+	must := func(err error) bool {
+		if err != nil {
+			c.errorf("chrooted: %v", err)
+		}
+		return err == nil
+	}
+	if !must(os.MkdirAll(filepath.Join(lower, "bin"), 0o755)) ||
+		!must(os.WriteFile(filepath.Join(lower, "bin/busybox"), bb, 0o755)) {
+		return
+	}
+	cmd := exec.Command("/bin/busybox", "sleep", "60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: merged}
+	if !must(cmd.Start()) {
+		return
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+	// Wait until the exec has happened (exe is busybox, not the test).
+	for i := 0; i < 500; i++ {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); strings.HasSuffix(exe, "/bin/busybox") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	u, err := Host{}.Discover(pid, "")
+	if !must(err) {
+		return
+	}
+	if u.Kind != Overlay || u.Mountpoint != merged || fmt.Sprint(u.Layers) != fmt.Sprint(want.Layers) {
+		c.errorf("chrooted Discover = %+v", u)
+	}
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if p, del, ok := u.ToContainerLink(exe); !ok || del || p != "/bin/busybox" {
+		c.errorf("exe %q -> %q %v %v", exe, p, del, ok)
+	}
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/map_files", pid))
+	n := 0
+	for _, e := range ents {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/map_files/%s", pid, e.Name()))
+		if err != nil {
+			continue
+		}
+		n++
+		if p, _, ok := u.ToContainerLink(l); !ok || p != "/bin/busybox" {
+			c.errorf("map_files %s -> %q: %q %v", e.Name(), l, p, ok)
+		}
+	}
+	if n == 0 {
+		c.errorf("busybox has no file mappings")
+	}
+	fmt.Printf("chrooted busybox: exe %q, %d map_files entries\n", exe, n)
 }
 
 func mapFilesLink(mem []byte) string {
