@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -281,7 +282,7 @@ func (c *child) checkChrooted(want *Union, lower, merged string) {
 }
 
 func mapFilesLink(mem []byte) string {
-	start := uintptr(unsafePointer(mem))
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
 	maps, _ := os.ReadFile("/proc/self/maps")
 	for _, line := range strings.Split(string(maps), "\n") {
 		rng, _, _ := strings.Cut(line, " ")
