@@ -10,6 +10,8 @@
 # Every test gets unique names; teardown force-removes whatever carries the
 # suite's label (docker, podman) or lives in the suite's namespace (ctr).
 
+bats_require_minimum_version 1.5.0
+
 E2E_DIR=$(cd "$BATS_TEST_DIRNAME" && pwd)
 REPO_ROOT=$(cd "$E2E_DIR/../.." && pwd)
 STASIS=${STASIS:-$REPO_ROOT/stasis}
