@@ -37,6 +37,8 @@ var checkpointCommand = &cli.Command{
 		&cli.IntFlag{Name: "status-fd", Value: -1, Usage: "fd that CRIU notifies when the dump is ready (lazy pages)"},
 		&cli.StringFlag{Name: "page-server", Usage: "ADDRESS:PORT of a CRIU page server to send memory to"},
 		&cli.BoolFlag{Name: "pre-dump", Usage: "dump memory only, leaving the container running"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "print what a checkpoint would do and what would stop it, freezing nothing"},
+		&cli.StringFlag{Name: "format", Value: "text", Usage: "output of --dry-run: text or json"},
 	}, crFlags...),
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {
@@ -49,6 +51,21 @@ var checkpointCommand = &cli.Command{
 		o.StatusFd = c.Int("status-fd")
 		o.PageServer = c.String("page-server")
 		o.PreDump = c.Bool("pre-dump")
+		if c.Bool("dry-run") {
+			plan, err := checkpoint.DryRun(store(c), c.Args().First(), o)
+			if err != nil {
+				return err
+			}
+			switch c.String("format") {
+			case "json":
+				return printJSON(plan)
+			case "text":
+				fmt.Print(plan)
+				return nil
+			default:
+				return fmt.Errorf("checkpoint: unknown --format %q: use text or json", c.String("format"))
+			}
+		}
 		stats, err := checkpoint.Checkpoint(store(c), c.Args().First(), o)
 		if err != nil {
 			return err
@@ -74,6 +91,7 @@ var restoreCommand = &cli.Command{
 		&cli.BoolFlag{Name: "tcp-close", Usage: "restore TCP connections closed"},
 		&cli.StringFlag{Name: "lsm-profile", Usage: "LSM profile TYPE:NAME for the restored processes"},
 		&cli.StringFlag{Name: "lsm-mount-context", Usage: "SELinux mount context for the restored mounts"},
+		&cli.BoolFlag{Name: "no-remount", Usage: "do not mount the checkpoint's union rootfs again when the bundle's rootfs is not mounted"},
 	}, crFlags...),
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {

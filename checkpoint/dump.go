@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	criustats "github.com/checkpoint-restore/go-criu/v7/stats"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/stasis-oci/stasis/aufs"
 	"github.com/stasis-oci/stasis/cgroupmgr"
 	"github.com/stasis-oci/stasis/lifecycle"
 )
@@ -87,16 +90,25 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 		opts.FreezeCgroup = proto.String(cg.Path(""))
 	}
 
-	mounts, err := containerMounts(st.Pid)
+	plan, err := planFor(c, o)
 	if err != nil {
 		return nil, err
+	}
+	if len(plan.Blockers) > 0 {
+		more := ""
+		if n := len(plan.Blockers) - 1; n > 0 {
+			more = fmt.Sprintf(" (and %d more: see checkpoint --dry-run)", n)
+		}
+		return nil, fmt.Errorf("cannot checkpoint: %s%s", plan.Blockers[0], more)
 	}
 	meta := &Metadata{
 		ID: id, StasisVersion: o.StasisVersion, Kernel: kernelRelease(), Arch: goArch,
 		CgroupMode: cgroupmgr.DetectMode().String(), Bundle: st.Bundle,
 		ConfigDigest: fileDigest(filepath.Join(st.Bundle, "config.json")),
-		Externals:    externalsOf(sp, st.Rootfs, mounts),
+		Externals:    plan.Externals,
 		Terminal:     sp.Process.Terminal,
+		Union:        plan.Union,
+		Descriptors:  plan.Stdio,
 	}
 	for _, e := range meta.Externals {
 		opts.External = append(opts.External, extMountKey(e.Dest)+":"+e.Dest)
@@ -109,11 +121,11 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 		opts.External = append(opts.External, fmt.Sprintf("net[%d]:%s", ino, extNetNSKey))
 		meta.ExternalNetNS = true
 	}
-	var extFiles []string
-	if meta.Descriptors, extFiles, err = stdio(st.Pid, mounts); err != nil {
-		return nil, err
+	for _, desc := range plan.Stdio {
+		if strings.HasPrefix(desc, "file[") && !slices.Contains(opts.External, desc) {
+			opts.External = append(opts.External, desc)
+		}
 	}
-	opts.External = append(opts.External, extFiles...)
 	if err := writeJSON(filepath.Join(imageDir.Name(), descriptorsFile), meta.Descriptors); err != nil {
 		return nil, err
 	}
@@ -171,6 +183,46 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 		}
 	}
 	return stats, nil
+}
+
+// DryRun works out what checkpointing container id would do, without
+// freezing it (`checkpoint --dry-run`).
+func DryRun(store *lifecycle.Store, id string, o *Options) (*Plan, error) {
+	c, err := store.Get(id)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", id, err)
+	}
+	defer c.Close()
+	switch s := c.Status(); s {
+	case lifecycle.Running, lifecycle.Paused:
+	default:
+		return nil, fmt.Errorf("checkpoint %s: %w: cannot checkpoint a %s container", id, lifecycle.ErrWrongState, s)
+	}
+	p, err := planFor(c, o)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", id, err)
+	}
+	return p, nil
+}
+
+func planFor(c *lifecycle.Container, o *Options) (*Plan, error) {
+	st := c.State()
+	mounts, err := containerMounts(st.Pid)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := c.Pids()
+	if err != nil {
+		return nil, err
+	}
+	var union *aufs.Union
+	if u, err := (aufs.Host{}).Discover(st.Pid, st.Rootfs); err == nil && u.Kind != aufs.Plain {
+		union = u
+	}
+	return makePlan(planInput{
+		id: c.ID(), rootfs: st.Rootfs, spec: st.Config, initPid: st.Pid, pids: pids,
+		mounts: mounts, union: union, opts: o, procRoot: "/proc",
+	})
 }
 
 // openDirs creates and opens the image and work dirs; CRIU reaches them

@@ -14,6 +14,8 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/stasis-oci/stasis/aufs"
 )
 
 const (
@@ -40,8 +42,9 @@ type Metadata struct {
 	// ExternalNetNS is set when the container joined a network namespace
 	// by path (Docker does): restore must hand CRIU the new one.
 	ExternalNetNS bool `json:"external_netns,omitempty"`
-	// Layers is the union rootfs the container ran on, if any.
-	Layers any `json:"layers,omitempty"`
+	// Union is the rootfs's union (AUFS or overlay) layer stack, so a
+	// restore can mount it again when the rootfs is not mounted.
+	Union *aufs.Union `json:"union,omitempty"`
 }
 
 // External is a mount whose source lies outside the container, so CRIU
@@ -134,8 +137,10 @@ func stdio(pid int, mounts []*mountinfo.Info) (descs, externals []string, err er
 			return nil, nil, fmt.Errorf("read stdio of the container: %w", err)
 		}
 		descs[i] = l
-		if !strings.HasPrefix(l, "/") {
-			continue // pipe:[..], socket:[..], anon_inode:..: CRIU's own business
+		if !strings.HasPrefix(l, "/") || isTTY(l) {
+			// pipe:[..], socket:[..], anon_inode:..: CRIU's own business;
+			// a terminal is --shell-job's (CRIU keys ttys differently).
+			continue
 		}
 		mnt, err := fdMountID(pid, i)
 		if err != nil || inContainer[mnt] {
@@ -151,8 +156,10 @@ func stdio(pid int, mounts []*mountinfo.Info) (descs, externals []string, err er
 	return descs, externals, nil
 }
 
-func fdMountID(pid, fd int) (int, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
+func fdMountID(pid, fd int) (int, error) { return fdMountIDAt("/proc", pid, fd) }
+
+func fdMountIDAt(procRoot string, pid, fd int) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("%s/%d/fdinfo/%d", procRoot, pid, fd))
 	if err != nil {
 		return 0, err
 	}

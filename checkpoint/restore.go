@@ -12,10 +12,12 @@ import (
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	criustats "github.com/checkpoint-restore/go-criu/v7/stats"
+	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/stasis-oci/stasis/aufs"
 	"github.com/stasis-oci/stasis/cgroupmgr"
 	"github.com/stasis-oci/stasis/lifecycle"
 	"github.com/stasis-oci/stasis/rootfs"
@@ -33,6 +35,8 @@ type RestoreOptions struct {
 	// (a foreground restore's own tty proxy).
 	Console *os.File
 	NoPivot bool
+	// NoRemount keeps restore from mounting a recorded union rootfs again.
+	NoRemount bool
 }
 
 // RestoreStats are CRIU's restore statistics (times in microseconds).
@@ -88,6 +92,10 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 		ID: o.ID, Bundle: bundle, Rootfs: spec.RootfsPath(bundle, sp), Created: time.Now().UTC(),
 		Annotations: sp.Annotations, Config: sp, NewPidNS: newPidNS(sp),
 	}
+	if err := remountUnion(meta.Union, st, o.NoRemount); err != nil {
+		h.Remove()
+		return nil, err
+	}
 	var cg cgroupmgr.Manager
 	var pid int
 	var stats *RestoreStats
@@ -114,6 +122,9 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 		if cg != nil {
 			_ = cg.Destroy()
 		}
+		if st.RootfsMounted {
+			_ = unix.Unmount(st.Rootfs, unix.MNT_DETACH)
+		}
 		h.Remove()
 		return nil, err
 	}
@@ -122,6 +133,34 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 		_ = writeJSON(filepath.Join(o.ImagePath, "restore-"+statsFile), stats)
 	}
 	return &Restored{Pid: pid, Stats: stats, Terminal: meta.Terminal}, nil
+}
+
+// remountUnion mounts the checkpointed container's union rootfs again at
+// the bundle's rootfs when nothing is mounted there (Docker and containerd
+// mount it themselves; a bare bundle dir after a reboot has no mount).
+// The mount is made in the host's namespace, for the container's life,
+// and recorded so delete unmounts it.
+func remountUnion(u *aufs.Union, st *lifecycle.State, off bool) error {
+	if u == nil || off {
+		return nil
+	}
+	mounted, err := mountinfo.Mounted(st.Rootfs)
+	if err != nil {
+		return fmt.Errorf("check rootfs %s: %w", st.Rootfs, err)
+	}
+	if mounted {
+		return nil
+	}
+	for _, l := range u.Layers {
+		if _, err := os.Stat(l.Path); err != nil {
+			return fmt.Errorf("rootfs %s is not mounted and the checkpoint's %s layer %s is gone: mount the rootfs yourself (or restore with --no-remount)", st.Rootfs, u.Kind, l.Path)
+		}
+	}
+	if err := u.Remount(st.Rootfs); err != nil {
+		return fmt.Errorf("mount the checkpoint's %s rootfs at %s again: %w", u.Kind, st.Rootfs, err)
+	}
+	st.RootfsMounted = true
+	return nil
 }
 
 // withPrivateMounts runs fn on a locked thread that has its own mount

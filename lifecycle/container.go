@@ -262,6 +262,11 @@ func (c *Container) destroy() error {
 			return fmt.Errorf("remove cgroup: %w", err)
 		}
 	}
+	if c.st.RootfsMounted {
+		if err := unix.Unmount(c.st.Rootfs, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("unmount rootfs %s: %w", c.st.Rootfs, err)
+		}
+	}
 	if c.st.Config != nil {
 		warnHooks("poststop", hooksOf(c.st.Config).Poststop, c.st.hookState(Stopped, 0))
 	}

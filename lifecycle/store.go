@@ -40,6 +40,9 @@ type State struct {
 	Config       *specs.Spec       `json:"config"`
 	// NewPidNS tells kill/delete whether killing init kills everything.
 	NewPidNS bool `json:"new_pid_ns"`
+	// RootfsMounted: stasis mounted the rootfs (a union that restore
+	// mounted again) and unmounts it at delete.
+	RootfsMounted bool `json:"rootfs_mounted,omitempty"`
 }
 
 // Store is the directory of container states (--root).

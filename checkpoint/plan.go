@@ -1,0 +1,281 @@
+package checkpoint
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/stasis-oci/stasis/aufs"
+)
+
+// Plan is what a checkpoint will do, worked out before anything is
+// frozen: `checkpoint --dry-run` prints it, and a real checkpoint refuses
+// to start while it has blockers, so the user reads a clear reason
+// instead of a CRIU log.
+type Plan struct {
+	ID        string      `json:"id"`
+	Rootfs    string      `json:"rootfs"`
+	Union     *aufs.Union `json:"union"`
+	Externals []External  `json:"external_mounts"`
+	Stdio     []string    `json:"stdio"`
+	Files     []OpenFile  `json:"files"`
+	Blockers  []string    `json:"blockers"`
+}
+
+// OpenFile is a file some process of the container maps or holds open.
+type OpenFile struct {
+	Pid       int    `json:"pid"`
+	Use       string `json:"use"`  // "fd 3", "map 7f..-7f.."
+	Host      string `json:"host"` // the link as the host reads it
+	Container string `json:"container,omitempty"`
+	Deleted   bool   `json:"deleted,omitempty"`
+	// Mount is the container mount holding the file ("" when the file is
+	// on no mount of the container).
+	Mount string `json:"mount,omitempty"`
+}
+
+// planInput is what makePlan reads; fixtures replace procRoot in tests.
+type planInput struct {
+	id       string
+	rootfs   string
+	spec     *specs.Spec
+	initPid  int
+	pids     []int
+	mounts   []*mountinfo.Info
+	union    *aufs.Union
+	opts     *Options
+	procRoot string
+}
+
+func makePlan(in planInput) (*Plan, error) {
+	p := &Plan{ID: in.id, Rootfs: in.rootfs, Union: in.union}
+	p.Externals = externalsOf(in.spec, in.rootfs, in.mounts)
+	stdio, extFiles, err := stdio(in.initPid, in.mounts)
+	if err != nil {
+		return nil, err
+	}
+	p.Stdio = stdio
+	external := map[string]bool{}
+	for _, k := range extFiles {
+		external[k] = true
+	}
+	byID := map[int]*mountinfo.Info{}
+	for _, m := range in.mounts {
+		byID[m.ID] = m
+	}
+	for _, pid := range in.pids {
+		fds, err := scanFds(in.procRoot, pid)
+		if err != nil {
+			continue // the process exited while we looked
+		}
+		for _, f := range fds {
+			of := OpenFile{Pid: pid, Use: "fd " + strconv.Itoa(f.fd), Host: f.link}
+			of.Container, of.Deleted = translate(in.union, f.link)
+			m, inContainer := byID[f.mntID]
+			if inContainer {
+				of.Mount = m.Mountpoint
+			}
+			p.Files = append(p.Files, of)
+			switch {
+			case !inContainer && isTTY(f.link) && !in.opts.ShellJob:
+				p.block("pid %d holds terminal %s (%s) from outside the container: retry with --shell-job", pid, f.link, of.Use)
+			case !inContainer && !isTTY(f.link) && !external[fmt.Sprintf("file[%x:%x]", f.mntID, f.ino)]:
+				p.block("pid %d holds %s (%s) on a host mount the container does not have: bind-mount it in config.json or close it", pid, f.link, of.Use)
+			case inContainer && of.Deleted && m.Mountpoint == "/" && !in.opts.LinkRemap:
+				p.block("pid %d holds %s, deleted from the rootfs: retry with --link-remap", pid, of.Container)
+			}
+		}
+		maps, err := scanMaps(in.procRoot, pid)
+		if err != nil {
+			continue
+		}
+		for _, mp := range maps {
+			of := OpenFile{Pid: pid, Use: "map " + mp.addr, Host: mp.link}
+			of.Container, of.Deleted = translate(in.union, mp.link)
+			of.Mount = mountOf(in.mounts, of.Container)
+			p.Files = append(p.Files, of)
+			if of.Mount != "/" {
+				continue
+			}
+			if of.Deleted && !in.opts.LinkRemap {
+				p.block("pid %d maps %s, deleted from the rootfs: retry with --link-remap", pid, of.Container)
+			} else if !of.Deleted && !exists(filepath.Join(in.rootfs, of.Container)) {
+				p.block("pid %d maps %s, which is not in the rootfs %s (a layer the restore will not see?)", pid, of.Container, in.rootfs)
+			}
+		}
+	}
+	sort.Strings(p.Blockers)
+	return p, nil
+}
+
+func (p *Plan) block(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	for _, b := range p.Blockers {
+		if b == msg {
+			return
+		}
+	}
+	p.Blockers = append(p.Blockers, msg)
+}
+
+// translate maps a link target to the container's view: a path inside a
+// union layer becomes the container path; anything else (the kernel
+// already prints container paths for a pivoted process) stays.
+func translate(u *aufs.Union, link string) (string, bool) {
+	if u != nil {
+		if c, deleted, ok := u.ToContainerLink(link); ok {
+			return c, deleted
+		}
+	}
+	if s, ok := strings.CutSuffix(link, " (deleted)"); ok {
+		return s, true
+	}
+	return link, false
+}
+
+// mountOf is the mount point of the container mount holding path.
+func mountOf(mounts []*mountinfo.Info, path string) string {
+	best := ""
+	for _, m := range mounts {
+		mp := m.Mountpoint
+		if (path == mp || strings.HasPrefix(path, strings.TrimSuffix(mp, "/")+"/")) && len(mp) > len(best) {
+			best = mp
+		}
+	}
+	return best
+}
+
+type fdEntry struct {
+	fd    int
+	link  string
+	mntID int
+	ino   uint64
+}
+
+// scanFds lists a process's fds that name paths (not pipes or sockets).
+func scanFds(procRoot string, pid int) ([]fdEntry, error) {
+	dir := fmt.Sprintf("%s/%d/fd", procRoot, pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []fdEntry
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		link, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil || !strings.HasPrefix(link, "/") {
+			continue
+		}
+		f := fdEntry{fd: fd, link: link}
+		f.mntID, _ = fdMountIDAt(procRoot, pid, fd)
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join(dir, e.Name()), &st) == nil {
+			f.ino = st.Ino
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+type mapEntry struct{ addr, link string }
+
+// scanMaps lists the file-backed mappings of a process, one per file.
+func scanMaps(procRoot string, pid int) ([]mapEntry, error) {
+	dir := fmt.Sprintf("%s/%d/map_files", procRoot, pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []mapEntry
+	for _, e := range ents {
+		link, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil || seen[link] || !strings.HasPrefix(link, "/") || specialMapping(link) {
+			continue
+		}
+		seen[link] = true
+		out = append(out, mapEntry{addr: e.Name(), link: link})
+	}
+	return out, nil
+}
+
+// specialMapping: memory the kernel names like a path but that is no
+// file of the rootfs (CRIU dumps these itself).
+func specialMapping(link string) bool {
+	for _, p := range []string{"/memfd:", "/SYSV", "/dev/zero", "/anon_hugepage", "/[", "/dmabuf"} {
+		if strings.HasPrefix(link, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTTY(link string) bool {
+	return strings.HasPrefix(link, "/dev/pts/") || strings.HasPrefix(link, "/dev/tty") || link == "/dev/console"
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// String renders the plan for people (`checkpoint --dry-run`).
+func (p *Plan) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "checkpoint plan for %s\n", p.ID)
+	kind := "plain directory"
+	if p.Union != nil {
+		kind = p.Union.Kind.String()
+	}
+	fmt.Fprintf(&b, "rootfs: %s (%s)\n", p.Rootfs, kind)
+	if p.Union != nil {
+		for i, l := range p.Union.Layers {
+			fmt.Fprintf(&b, "  layer %d: %s (%s)\n", i, l.Path, l.Perm)
+		}
+	}
+	fmt.Fprintf(&b, "external mounts:\n")
+	for _, e := range p.Externals {
+		src := e.Kind
+		if e.Controller != "" {
+			src += " " + e.Controller
+		}
+		if e.HostPath != "" {
+			src += " " + e.HostPath
+		}
+		fmt.Fprintf(&b, "  %s (%s)\n", e.Dest, src)
+	}
+	fmt.Fprintf(&b, "stdio: %s\n", strings.Join(p.Stdio, " "))
+	fmt.Fprintf(&b, "mapped and open files:\n")
+	for _, f := range p.Files {
+		line := fmt.Sprintf("  pid %d %s: %s", f.Pid, f.Use, f.Host)
+		if f.Container != "" && f.Container != f.Host {
+			line += " -> " + f.Container
+		}
+		if f.Deleted {
+			line += " (deleted)"
+		}
+		if f.Mount == "" {
+			line += " [outside the container]"
+		}
+		fmt.Fprintln(&b, line)
+	}
+	if len(p.Blockers) == 0 {
+		fmt.Fprintf(&b, "blockers: none\n")
+	} else {
+		fmt.Fprintf(&b, "blockers:\n")
+		for _, bl := range p.Blockers {
+			fmt.Fprintf(&b, "  %s\n", bl)
+		}
+	}
+	return b.String()
+}
