@@ -124,14 +124,14 @@ var goArch = runtime.GOARCH
 // file) is recorded as CRIU's external-file key "file[mnt_id:inode]":
 // CRIU cannot dump it, and restore hands it our own fd instead. Those keys
 // are returned again as externals for the dump request.
-func stdio(pid int, mounts []*mountinfo.Info) (descs, externals []string, err error) {
+func stdio(procRoot string, pid int, mounts []*mountinfo.Info) (descs, externals []string, err error) {
 	inContainer := map[int]bool{}
 	for _, m := range mounts {
 		inContainer[m.ID] = true
 	}
 	descs = make([]string, 3)
 	for i := range descs {
-		fdPath := fmt.Sprintf("/proc/%d/fd/%d", pid, i)
+		fdPath := fmt.Sprintf("%s/%d/fd/%d", procRoot, pid, i)
 		l, err := os.Readlink(fdPath)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read stdio of the container: %w", err)
@@ -142,7 +142,7 @@ func stdio(pid int, mounts []*mountinfo.Info) (descs, externals []string, err er
 			// a terminal is --shell-job's (CRIU keys ttys differently).
 			continue
 		}
-		mnt, err := fdMountID(pid, i)
+		mnt, err := fdMountIDAt(procRoot, pid, i)
 		if err != nil || inContainer[mnt] {
 			continue
 		}
@@ -155,8 +155,6 @@ func stdio(pid int, mounts []*mountinfo.Info) (descs, externals []string, err er
 	}
 	return descs, externals, nil
 }
-
-func fdMountID(pid, fd int) (int, error) { return fdMountIDAt("/proc", pid, fd) }
 
 func fdMountIDAt(procRoot string, pid, fd int) (int, error) {
 	data, err := os.ReadFile(fmt.Sprintf("%s/%d/fdinfo/%d", procRoot, pid, fd))

@@ -57,7 +57,7 @@ type planInput struct {
 func makePlan(in planInput) (*Plan, error) {
 	p := &Plan{ID: in.id, Rootfs: in.rootfs, Union: in.union}
 	p.Externals = externalsOf(in.spec, in.rootfs, in.mounts)
-	stdio, extFiles, err := stdio(in.initPid, in.mounts)
+	stdio, extFiles, err := stdio(in.procRoot, in.initPid, in.mounts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,153 @@
+package checkpoint
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moby/sys/mountinfo"
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/stasis-oci/stasis/aufs"
+)
+
+// fakeProc builds /proc/<pid>/{fd,fdinfo,map_files} for one process.
+type fakeProc struct {
+	t    *testing.T
+	root string
+	pid  string
+}
+
+func (f fakeProc) fd(n, target string, mntID string) {
+	dir := filepath.Join(f.root, f.pid)
+	os.MkdirAll(filepath.Join(dir, "fd"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "fdinfo"), 0o755)
+	if err := os.Symlink(target, filepath.Join(dir, "fd", n)); err != nil {
+		f.t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "fdinfo", n), []byte("pos:\t0\nflags:\t02\nmnt_id:\t"+mntID+"\n"), 0o644)
+}
+
+func (f fakeProc) mapFile(addr, target string) {
+	dir := filepath.Join(f.root, f.pid, "map_files")
+	os.MkdirAll(dir, 0o755)
+	if err := os.Symlink(target, filepath.Join(dir, addr)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// An AUFS container as the kernel shows it: map_files point into the
+// branches (/var/lib/docker/aufs/diff/<id>/bin/busybox), which the plan
+// must see as /bin/busybox in the rootfs, and blockers for what CRIU or
+// the restore could not handle.
+func TestPlanTranslatesAUFSBranchesAndFindsBlockers(t *testing.T) {
+	tmp := t.TempDir()
+	top := filepath.Join(tmp, "aufs/diff/c0ffee")
+	base := filepath.Join(tmp, "aufs/diff/c0ffee-init base")
+	rootfs := filepath.Join(tmp, "aufs/mnt/c0ffee")
+	for _, d := range []string{top, base + "/bin", base + "/lib", rootfs + "/bin"} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(base+"/bin/busybox", []byte("elf"), 0o755)
+	os.WriteFile(rootfs+"/bin/busybox", []byte("elf"), 0o755) // the merged view
+	union := &aufs.Union{Kind: aufs.AUFS, SI: "4476a910a24617e6", Mountpoint: rootfs,
+		Layers: []aufs.Layer{{Path: top, Perm: "rw"}, {Path: base, Perm: "ro+wh"}}}
+
+	proc := filepath.Join(tmp, "proc")
+	p := fakeProc{t, proc, "100"}
+	p.fd("0", "/dev/null", "7")     // host /dev/null: a stdio external file
+	p.fd("1", "pipe:[4242]", "0")   // a pipe: CRIU's
+	p.fd("2", "pipe:[4243]", "0")   //
+	p.fd("3", "/data/secret", "55") // on a host mount the container lacks
+	p.fd("4", "/dev/pts/3", "56")   // the host's terminal
+	p.fd("5", "/tmp/scratch", "21") // a tmpfs of the container: fine
+	p.mapFile("400000-489000", base+"/bin/busybox")
+	p.mapFile("7f00-7f10", base+"/lib/libgone.so")        // not in the merged rootfs
+	p.mapFile("7f20-7f30", top+"/tmp/cache.db (deleted)") // deleted from the rootfs
+	p.mapFile("7f40-7f50", "/memfd:jit (deleted)")        // memfd: CRIU's own business
+	mounts := []*mountinfo.Info{
+		{ID: 20, Mountpoint: "/", FSType: "aufs", Root: "/"},
+		{ID: 21, Mountpoint: "/tmp", FSType: "tmpfs", Root: "/"},
+	}
+	in := planInput{id: "ct1", rootfs: rootfs, spec: &specs.Spec{}, initPid: 100, pids: []int{100},
+		mounts: mounts, union: union, opts: &Options{}, procRoot: proc}
+	plan, err := makePlan(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(plan.Stdio[0], "file[7:") || plan.Stdio[1] != "pipe:[4242]" {
+		t.Errorf("stdio %v", plan.Stdio)
+	}
+	got := map[string]OpenFile{}
+	for _, f := range plan.Files {
+		got[f.Use] = f
+	}
+	if f := got["map 400000-489000"]; f.Container != "/bin/busybox" || f.Mount != "/" || f.Deleted {
+		t.Errorf("busybox mapping %+v, want /bin/busybox on /", f)
+	}
+	if f := got["map 7f20-7f30"]; f.Container != "/tmp/cache.db" || !f.Deleted {
+		t.Errorf("deleted mapping %+v", f)
+	}
+	if _, ok := got["map 7f40-7f50"]; ok {
+		t.Error("memfd mapping listed as a file")
+	}
+	want := []string{"libgone.so, which is not in the rootfs", "/data/secret", "--shell-job"}
+	for _, w := range want {
+		if !anyContains(plan.Blockers, w) {
+			t.Errorf("no blocker about %q in %v", w, plan.Blockers)
+		}
+	}
+	if anyContains(plan.Blockers, "/tmp/scratch") {
+		t.Errorf("a file on the container's own tmpfs is not a blocker: %v", plan.Blockers)
+	}
+	// /tmp/cache.db is deleted from a tmpfs mount, not the rootfs: CRIU
+	// keeps it as a ghost file, no --link-remap needed.
+	if anyContains(plan.Blockers, "cache.db") {
+		t.Errorf("blockers %v", plan.Blockers)
+	}
+
+	// The user's flags clear what they allow.
+	in.opts = &Options{ShellJob: true}
+	plan, _ = makePlan(in)
+	if anyContains(plan.Blockers, "--shell-job") {
+		t.Errorf("--shell-job given, still blocked: %v", plan.Blockers)
+	}
+	if s := plan.String(); !strings.Contains(s, "(aufs)") || !strings.Contains(s, base+"/bin/busybox -> /bin/busybox") {
+		t.Errorf("text plan:\n%s", s)
+	}
+}
+
+func TestPlanDeletedRootfsFileNeedsLinkRemap(t *testing.T) {
+	tmp := t.TempDir()
+	rootfs := filepath.Join(tmp, "rootfs")
+	os.MkdirAll(rootfs, 0o755)
+	proc := filepath.Join(tmp, "proc")
+	p := fakeProc{t, proc, "7"}
+	p.fd("0", "pipe:[1]", "0")
+	p.fd("1", "pipe:[2]", "0")
+	p.fd("2", "pipe:[3]", "0")
+	p.mapFile("1000-2000", "/usr/lib/old.so (deleted)")
+	in := planInput{id: "ct", rootfs: rootfs, spec: &specs.Spec{}, initPid: 7, pids: []int{7},
+		mounts: []*mountinfo.Info{{ID: 1, Mountpoint: "/"}}, opts: &Options{}, procRoot: proc}
+	plan, err := makePlan(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !anyContains(plan.Blockers, "--link-remap") {
+		t.Fatalf("blockers %v", plan.Blockers)
+	}
+	in.opts = &Options{LinkRemap: true}
+	if plan, _ = makePlan(in); len(plan.Blockers) != 0 {
+		t.Fatalf("with --link-remap: %v", plan.Blockers)
+	}
+}
+
+func anyContains(list []string, s string) bool {
+	for _, l := range list {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
