@@ -63,6 +63,13 @@ func ParseOverlayOptions(superOpts string) (OverlayOptions, error) {
 	if (o.Upper == "") != (o.Work == "") {
 		return o, fmt.Errorf("aufs: overlay options %q: upperdir and workdir go together", superOpts)
 	}
+	// No path the kernel prints holds a NUL, and mount(2) could not take
+	// one back: such input is not an overlay's.
+	for _, p := range append(append([]string{o.Upper, o.Work}, o.Lower...), o.Data...) {
+		if strings.ContainsRune(p, 0) {
+			return o, fmt.Errorf("aufs: overlay options %q: NUL in a layer path", superOpts)
+		}
+	}
 	return o, nil
 }
 
