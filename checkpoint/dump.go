@@ -219,9 +219,14 @@ func planFor(c *lifecycle.Container, o *Options) (*Plan, error) {
 	if u, err := (aufs.Host{}).Discover(st.Pid, st.Rootfs); err == nil && u.Kind != aufs.Plain {
 		union = u
 	}
+	peers, err := unixPeers(st.Pid)
+	if err != nil {
+		lifecycle.Warn("container %s: cannot list unix socket peers, not checking them: %v", c.ID(), err)
+	}
+	hostPeers, _ := dumpUnixPeers()
 	return makePlan(planInput{
 		id: c.ID(), rootfs: st.Rootfs, spec: st.Config, initPid: st.Pid, pids: pids,
-		mounts: mounts, union: union, opts: o, procRoot: "/proc",
+		mounts: mounts, union: union, opts: o, procRoot: "/proc", unixPeers: peers, hostPeers: hostPeers,
 	})
 }
 

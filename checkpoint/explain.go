@@ -55,8 +55,9 @@ func harmless(line string) bool {
 }
 
 func hintFor(line string) string {
+	lower := strings.ToLower(line)
 	for _, h := range hints {
-		if strings.Contains(line, h.match) {
+		if strings.Contains(lower, strings.ToLower(h.match)) {
 			return h.hint
 		}
 	}

@@ -52,6 +52,10 @@ type planInput struct {
 	union    *aufs.Union
 	opts     *Options
 	procRoot string
+	// unixPeers is the sock_diag view of the container's netns (nil when
+	// it could not be read: no unix socket check then).
+	unixPeers map[uint32]uint32
+	hostPeers map[uint32]uint32 // the same for our own netns
 }
 
 func makePlan(in planInput) (*Plan, error) {
@@ -108,6 +112,14 @@ func makePlan(in planInput) (*Plan, error) {
 				p.block("pid %d maps %s, deleted from the rootfs: retry with --link-remap", pid, of.Container)
 			} else if !of.Deleted && !exists(filepath.Join(in.rootfs, of.Container)) {
 				p.block("pid %d maps %s, which is not in the rootfs %s (a layer the restore will not see?)", pid, of.Container, in.rootfs)
+			}
+		}
+	}
+	if in.unixPeers != nil && !in.opts.ExtUnixSk {
+		ext := externalUnixSockets(in.unixPeers, in.hostPeers, in.procRoot, in.pids)
+		for pid, inos := range ext {
+			for _, ino := range inos {
+				p.block("pid %d has unix socket socket:[%d] connected outside the container: retry with --ext-unix-sk", pid, ino)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,3 +152,42 @@ func anyContains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestExternalUnixSockets(t *testing.T) {
+	proc := t.TempDir()
+	p := fakeProc{t, proc, "5"}
+	p.fd("3", "socket:[10]", "0") // connected to 11, held by pid 6: internal
+	p.fd("4", "socket:[12]", "0") // connected to 99, held by nobody here
+	p.fd("5", "socket:[13]", "0") // from the host's netns (passed in)
+	p.fd("6", "socket:[14]", "0") // a TCP socket: not ours to judge
+	q := fakeProc{t, proc, "6"}
+	q.fd("3", "socket:[11]", "0")
+	peers := map[uint32]uint32{10: 11, 11: 10, 12: 99}
+	host := map[uint32]uint32{13: 77, 99: 12}
+	got := externalUnixSockets(peers, host, proc, []int{5, 6})
+	if len(got) != 1 || len(got[5]) != 2 || got[5][0] != 12 || got[5][1] != 13 {
+		t.Fatalf("external sockets %v, want pid 5: [12 13]", got)
+	}
+}
+
+func TestParseUnixDiag(t *testing.T) {
+	// unix_diag_msg for inode 42 with a UNIX_DIAG_PEER attribute of 43.
+	b := make([]byte, 16+8)
+	b[0] = 1 // AF_UNIX
+	putU32(b[4:], 42)
+	putU16(b[16:], 8)
+	putU16(b[18:], unixDiagPeer)
+	putU32(b[20:], 43)
+	peers := map[uint32]uint32{}
+	parseUnixDiag(b, peers)
+	if peers[42] != 43 {
+		t.Fatalf("peers %v", peers)
+	}
+	parseUnixDiag(b[:10], peers) // short: ignored, no panic
+	bad := append([]byte(nil), b...)
+	putU16(bad[16:], 200) // attribute longer than the message
+	parseUnixDiag(bad, map[uint32]uint32{})
+}
+
+func putU32(b []byte, v uint32) { binary.NativeEndian.PutUint32(b, v) }
+func putU16(b []byte, v uint16) { binary.NativeEndian.PutUint16(b, v) }
