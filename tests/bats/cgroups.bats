@@ -93,7 +93,12 @@ unique_cg_name() {
 # exist, absolute and below our own cgroup. Only ever called with paths the
 # test itself asked for.
 rm_cg_tree() {
-	local p key own m
+	local p key own m id
+	# teardown runs this before it deletes the containers: delete them
+	# first, a cgroup with processes in it cannot be removed
+	while read -r id; do
+		[ -z "$id" ] || "$STASIS" --root "$STASIS_ROOT" delete --force "$id" >/dev/null 2>&1 || true
+	done <"$BATS_TEST_TMPDIR/ids"
 	for p in "$@"; do
 		while IFS='|' read -r key own; do
 			m=$(hier_mount "$key")
