@@ -6,7 +6,8 @@
 # a runtime:
 #   dk ARGS      docker against our dockerd
 #   ctrx ARGS    ctr against our containerd, in namespace $E2E_NS
-#   pm ARGS      podman with our own storage, runroot and containers.conf
+#   pm ARGS      podman with our own storage, runroot and containers.conf,
+#                --runtime $STASIS (see e2e_podman in lib.sh)
 # Every test gets unique names; teardown force-removes whatever carries the
 # suite's label (docker, podman) or lives in the suite's namespace (ctr).
 
@@ -18,6 +19,7 @@ STASIS=${STASIS:-$REPO_ROOT/stasis}
 # shellcheck source=tests/e2e/lib.sh
 source "$E2E_DIR/lib.sh"
 
+pm() { e2e_podman "$@"; }
 dk() { "$DOCKER_BIN" -H "unix://$DOCKER_SOCK" "$@"; }
 ctrx() { ctr --address "$CONTAINERD_SOCK" -n "$E2E_NS" "$@"; }
 
@@ -139,3 +141,13 @@ ctr_run() {
 		--runc-root "$CTR_RUNC_ROOT" --fifo-dir "$E2E_RUN/fifo" \
 		"$CTR_IMAGE" "$name" "$@"
 }
+
+pm_cleanup() {
+	local ids
+	ids=$(pm ps -aq --filter label=stasis-e2e 2>/dev/null) || true
+	[ -z "$ids" ] || pm rm -f -t 0 $ids >/dev/null 2>&1 || true
+}
+
+# prun ARGS: podman run with the suite's label and no network.
+prun() { pm run --label stasis-e2e --network none "$@"; }
+pm_status() { pm inspect -f '{{.State.Status}}' "$1"; }

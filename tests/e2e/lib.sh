@@ -81,10 +81,112 @@ e2e_start_dockerd() {
 }
 
 # e2e_make_images: a busybox root file system (Debian's busybox-static with
-# its applets as symlinks) imported into docker as $E2E_IMAGE, then saved
+# its applets as symlinks, e2e_make_rootfs_tar) imported into docker as $E2E_IMAGE, then saved
 # from docker and imported into containerd ($CTR_IMAGE in $E2E_NS).
 e2e_make_images() {
+	e2e_make_rootfs_tar
+	"$DOCKER_BIN" -H "unix://$DOCKER_SOCK" import \
+		-c 'CMD ["sh"]' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		"$E2E_RUN/rootfs.tar" "$E2E_IMAGE" >/dev/null
+	"$DOCKER_BIN" -H "unix://$DOCKER_SOCK" save -o "$E2E_RUN/image.tar" "$E2E_IMAGE"
+	ctr --address "$CONTAINERD_SOCK" -n "$E2E_NS" image import "$E2E_RUN/image.tar" >/dev/null
+}
+
+# ------------------------------------------------------------------ podman
+
+PODMAN_CONF=$E2E_RUN/podman/containers.conf
+PODMAN_STORAGE_CONF=$E2E_RUN/podman/storage.conf
+export PODMAN_CONF PODMAN_STORAGE_CONF
+
+# e2e_podman ARGS: podman with the suite's own storage, runroot, tmpdir and
+# containers.conf; stasis ($STASIS) as the runtime unless ARGS say
+# otherwise (a later --runtime wins).
+E2E_PODMAN=(env "CONTAINERS_CONF=$PODMAN_CONF" "CONTAINERS_STORAGE_CONF=$PODMAN_STORAGE_CONF"
+	podman --root "$E2E_DATA/podman/root" --runroot "$E2E_RUN/podman/runroot"
+	--tmpdir "$E2E_RUN/podman/tmp" --cgroup-manager cgroupfs --events-backend file)
+e2e_podman() {
+	"${E2E_PODMAN[@]}" --runtime "$STASIS" "$@"
+}
+
+# e2e_setup_podman: podman's configuration and the busybox image.
+#
+# Podman 4.3 asks, unless told otherwise, for RLIMIT_NOFILE and RLIMIT_NPROC
+# of 1048576. Raising a hard limit needs CAP_SYS_RESOURCE, which this
+# machine's root lacks, so every podman run fails with runc too ("error
+# setting rlimit type 7: operation not permitted"); `--ulimit host` and -1
+# mean unlimited in 4.3 and fail the same way. containers.conf's
+# default_ulimits with values within the current hard limits is the
+# configuration that runs with runc here, and stasis is held to it.
+e2e_setup_podman() {
+	local nofile nproc
+	mkdir -p "$E2E_RUN/podman/networks" "$E2E_DATA/podman"
+	nofile=$(ulimit -Hn)
+	[ "$nofile" = unlimited ] || [ "$nofile" -gt 1048576 ] && nofile=1048576
+	# Root (uid 0 in the initial user namespace) is exempt from NPROC; a
+	# modest value keeps it below whatever hard limit podman runs under.
+	nproc=$(ulimit -Hu)
+	[ "$nproc" = unlimited ] || [ "$nproc" -gt 4096 ] && nproc=4096
+	cat >"$PODMAN_CONF" <<CONF
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$E2E_RUN/podman/events.log"
+
+[network]
+network_config_dir = "$E2E_RUN/podman/networks"
+CONF
+	cat >"$PODMAN_STORAGE_CONF" <<CONF
+[storage]
+driver = "overlay"
+graphroot = "$E2E_DATA/podman/root"
+runroot = "$E2E_RUN/podman/runroot"
+CONF
+	e2e_podman import -q -c 'CMD ["sh"]' \
+		-c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		"$E2E_RUN/rootfs.tar" "$E2E_IMAGE" >/dev/null
+}
+
+e2e_podman_cleanup() {
+	[ -f "$PODMAN_CONF" ] || return 0
+	timeout 60 "${E2E_PODMAN[@]}" rm -af -t 0 >/dev/null 2>&1
+	return 0
+}
+
+# Paths outside the suite's directories that podman 4.3 creates whatever it
+# is told (lock files, the image blob cache, its network run dir). Those
+# that did not exist before the suite are removed after it.
+E2E_GLOBAL_PATHS=(/var/lib/containers /var/lib/containers/cache /run/containers
+	/run/containers/networks /run/libpod /etc/containers/networks /etc/cni/net.d/cni.lock
+	/etc/cni/net.d /etc/cni)
+
+e2e_record_globals() {
+	local p
+	: >"$E2E_RUN/globals-before"
+	for p in "${E2E_GLOBAL_PATHS[@]}"; do
+		[ -e "$p" ] && echo "$p" >>"$E2E_RUN/globals-before"
+	done
+	return 0
+}
+
+e2e_remove_globals() {
+	local p
+	[ -f "$E2E_RUN/globals-before" ] || return 0
+	for p in "${E2E_GLOBAL_PATHS[@]}"; do
+		[ -e "$p" ] || continue
+		grep -qx "$p" "$E2E_RUN/globals-before" && continue
+		# Never below a mount point: nothing is mounted there by us.
+		rm -rf --one-file-system "$p"
+	done
+	return 0
+}
+
+# e2e_make_rootfs_tar: the busybox root file system as $E2E_RUN/rootfs.tar.
+e2e_make_rootfs_tar() {
 	local busybox=${BUSYBOX:-/bin/busybox} r="$E2E_RUN/rootfs" a
+	[ -s "$E2E_RUN/rootfs.tar" ] && return 0
 	rm -rf "$r"
 	mkdir -p "$r"/{bin,proc,sys,dev,etc,tmp,root,home/user,data}
 	chmod 1777 "$r/tmp"
@@ -99,11 +201,6 @@ e2e_make_images() {
 	printf '%s\n' 'root:x:0:' 'user:x:1000:' 'nogroup:x:65534:' >"$r/etc/group"
 	tar -C "$r" -cf "$E2E_RUN/rootfs.tar" .
 	rm -rf "$r"
-	"$DOCKER_BIN" -H "unix://$DOCKER_SOCK" import \
-		-c 'CMD ["sh"]' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-		"$E2E_RUN/rootfs.tar" "$E2E_IMAGE" >/dev/null
-	"$DOCKER_BIN" -H "unix://$DOCKER_SOCK" save -o "$E2E_RUN/image.tar" "$E2E_IMAGE"
-	ctr --address "$CONTAINERD_SOCK" -n "$E2E_NS" image import "$E2E_RUN/image.tar" >/dev/null
 }
 
 # e2e_kill_pidfile FILE [SECONDS]: SIGTERM the process whose pid FILE holds,
@@ -215,9 +312,7 @@ e2e_stop_all() {
 			done
 		done
 	fi
-	if declare -F e2e_podman_cleanup >/dev/null; then
-		e2e_podman_cleanup
-	fi
+	e2e_podman_cleanup
 	e2e_kill_pidfile "$E2E_RUN/containerd.pid" 20
 	# Whatever is left (shims, conmon, container processes started through
 	# them) names our directories on its command line.
@@ -229,12 +324,15 @@ e2e_stop_all() {
 		umount "$p" 2>/dev/null || umount -l "$p" 2>/dev/null
 	done
 	e2e_remove_cgroups
+	e2e_remove_globals
 	# The runc shim and ctr use fixed dirs under /run/containerd (shim
 	# sockets, FIFOs, the runc root); remove what is empty there.
 	for p in /run/containerd/runc/"$E2E_NS" /run/containerd/s /run/containerd/fifo \
 		/run/containerd/runc /run/containerd; do
 		[ -d "$p" ] && rmdir "$p" 2>/dev/null
 	done
-	rm -rf "$E2E_DATA" "$E2E_RUN"
+	# --one-file-system: should an unmount have failed, never delete
+	# through it (a bind-mounted host directory, say).
+	rm -rf --one-file-system "$E2E_DATA" "$E2E_RUN"
 	return 0
 }
