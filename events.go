@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"time"
 
@@ -79,13 +80,22 @@ func streamEvents(c *cli.Context, id string, enc *json.Encoder) error {
 				return err
 			}
 		case <-tick.C:
+			stopped := false
 			err := onContainer(c, id, "events", func(ctr *lifecycle.Container) error {
+				if ctr.Status() == lifecycle.Stopped {
+					stopped = true
+					return nil
+				}
 				st, err := ctr.Stats()
 				if err != nil {
 					return err
 				}
 				return enc.Encode(event{Type: "stats", ID: id, Data: st})
 			})
+			// The stream ends with the container: stopped or deleted.
+			if stopped || errors.Is(err, lifecycle.ErrNotFound) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}

@@ -217,7 +217,7 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*
 	if err := setPersonality(linux); err != nil {
 		return nil, err
 	}
-	env := proc.Env
+	env := withHome(proc.Env, proc.User.UID)
 	path, err := lookPath(proc.Args[0], env)
 	if err != nil {
 		return nil, err

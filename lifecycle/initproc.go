@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -182,4 +183,34 @@ func capSets(c *specs.LinuxCapabilities) (map[capability.CapType][]capability.Ca
 		}
 	}
 	return out, nil
+}
+
+// withHome adds HOME when the process's env lacks it, as runc does: the
+// user's home from the container's /etc/passwd (we are past pivot_root),
+// else "/".
+func withHome(env []string, uid uint32) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	home := "/"
+	if data, err := os.ReadFile("/etc/passwd"); err == nil {
+		if h := passwdHome(string(data), uid); h != "" {
+			home = h
+		}
+	}
+	return append(append([]string(nil), env...), "HOME="+home)
+}
+
+// passwdHome finds uid's home directory in passwd(5) text.
+func passwdHome(passwd string, uid uint32) string {
+	want := strconv.FormatUint(uint64(uid), 10)
+	for _, line := range strings.Split(passwd, "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 6 && f[2] == want {
+			return f[5]
+		}
+	}
+	return ""
 }

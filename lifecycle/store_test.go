@@ -113,3 +113,16 @@ func TestOpenAfterRemoveIsNotFound(t *testing.T) {
 		t.Fatalf("open after remove: %v", err)
 	}
 }
+
+func TestPasswdHome(t *testing.T) {
+	passwd := "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\nbroken\n"
+	if h := passwdHome(passwd, 1000); h != "/home/user" {
+		t.Fatalf("home of 1000: %q", h)
+	}
+	if h := passwdHome(passwd, 0); h != "/root" {
+		t.Fatalf("home of 0: %q", h)
+	}
+	if h := passwdHome(passwd, 42); h != "" {
+		t.Fatalf("home of 42: %q", h)
+	}
+}
