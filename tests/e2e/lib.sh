@@ -327,8 +327,9 @@ e2e_stop_all() {
 	e2e_remove_globals
 	# The runc shim and ctr use fixed dirs under /run/containerd (shim
 	# sockets, FIFOs, the runc root); remove what is empty there.
+	# Podman passes the runtime no --root: stasis's default /run/stasis.
 	for p in /run/containerd/runc/"$E2E_NS" /run/containerd/s /run/containerd/fifo \
-		/run/containerd/runc /run/containerd; do
+		/run/containerd/runc /run/containerd /run/stasis; do
 		[ -d "$p" ] && rmdir "$p" 2>/dev/null
 	done
 	# --one-file-system: should an unmount have failed, never delete

@@ -399,3 +399,107 @@ func TestCreateErrorInJSONLog(t *testing.T) {
 		t.Errorf("last error line in log = %q, want it to name /no/such/binary", last)
 	}
 }
+
+// TestCheckpointRestore makes the calls containerd's shim makes through
+// go-runc: checkpoint with --image-path/--work-path, then restore
+// --detach --pid-file -no-subreaper with NEW stdio pipes, under a new id.
+// The counter goes on where it stopped, and on the new pipes.
+func TestCheckpointRestore(t *testing.T) {
+	bin := stasisPath(t)
+	r := newRunc(t, bin)
+	ctx := context.Background()
+	bundle := newBundle(t, bin, "sh", "-c", `i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done`)
+	id := fmt.Sprintf("gorunc-cr-%d", os.Getpid())
+	cleanup(t, r, id)
+
+	pio, err := runc.NewPipeIO(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pio.Close()
+	if err := r.Create(ctx, id, bundle, &runc.CreateOpts{IO: pio, PidFile: filepath.Join(t.TempDir(), "pid")}); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if err := r.Start(ctx, id); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	out := bufio.NewReader(pio.Stdout())
+	last := -1
+	for i := 0; i < 5; i++ {
+		line := readLine(t, out, "counter before checkpoint")
+		var n int
+		if _, err := fmt.Sscan(line, &n); err != nil || n != last+1 {
+			t.Fatalf("counter printed %q after %d", line, last)
+		}
+		last = n
+	}
+
+	dir := t.TempDir()
+	img, work := filepath.Join(dir, "img"), filepath.Join(dir, "work")
+	if err := r.Checkpoint(ctx, id, &runc.CheckpointOpts{ImagePath: img, WorkDir: work}); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(work, "dump.log")); err != nil {
+		t.Errorf("no dump.log in the work path: %v", err)
+	}
+	// Everything the old pipe still holds was written before the dump, and
+	// it reaches EOF: nothing (the runtime included) keeps it open.
+	restCh := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(out)
+		restCh <- b
+	}()
+	var rest []byte
+	select {
+	case rest = <-restCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the old stdout pipe is still open 10s after the checkpoint")
+	}
+	for _, line := range strings.Fields(string(rest)) {
+		var n int
+		if _, err := fmt.Sscan(line, &n); err != nil || n != last+1 {
+			t.Fatalf("old pipe: %q after %d", line, last)
+		}
+		last = n
+	}
+	if _, err := r.State(ctx, id); err == nil {
+		t.Errorf("state of %s still works after a checkpoint without --leave-running", id)
+	}
+
+	nid := id + "-restored"
+	cleanup(t, r, nid)
+	rio, err := runc.NewPipeIO(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rio.Close()
+	pidFile := filepath.Join(t.TempDir(), "restored.pid")
+	status, err := r.Restore(ctx, nid, bundle, &runc.RestoreOpts{
+		CheckpointOpts: runc.CheckpointOpts{ImagePath: img, WorkDir: work},
+		IO:             rio, Detach: true, PidFile: pidFile, NoSubreaper: true,
+	})
+	if err != nil || status != 0 {
+		t.Fatalf("restore: status %d, %v", status, err)
+	}
+	c := waitStatus(t, r, nid, "running")
+	pidData, err := os.ReadFile(pidFile)
+	if err != nil || strings.TrimSpace(string(pidData)) != fmt.Sprint(c.Pid) {
+		t.Errorf("pid file %q (%v), state pid %d", pidData, err, c.Pid)
+	}
+	rout := bufio.NewReader(rio.Stdout())
+	for i := 0; i < 5; i++ {
+		line := readLine(t, rout, "counter after restore (new pipe)")
+		var n int
+		if _, err := fmt.Sscan(line, &n); err != nil || n != last+1 {
+			t.Fatalf("after restore the counter printed %q; it had stopped at %d", line, last)
+		}
+		last = n
+	}
+	if err := r.Kill(ctx, nid, int(syscall.SIGKILL), nil); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+	waitStatus(t, r, nid, "stopped")
+	if err := r.Delete(ctx, nid, nil); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+}
