@@ -28,6 +28,17 @@ count_in() {
 	[ -z "$(ctr_leftovers "$n")" ] || fail "left: $(ctr_leftovers "$n")"
 }
 
+@test "ctr run: the runtime's error (from its JSON log) reaches the client" {
+	local n
+	newname n
+	run ctr_run --rm "$n" /no/such/binary </dev/null
+	echo "$output"
+	[ "$status" -ne 0 ]
+	# The shim reads the last error line of log.json into its reply.
+	expect_contains "client error" "$output" "/no/such/binary"
+	[ -z "$(ctr_leftovers "$n")" ] || fail "left: $(ctr_leftovers "$n")"
+}
+
 @test "ctr run: containerd's cgroupsPath /<namespace>/<id> and --memory-limit land in the host's cgroup files" {
 	local n
 	newname n
