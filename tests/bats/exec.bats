@@ -75,28 +75,6 @@ hier_mount() {
 	if [ -d "/sys/fs/cgroup/$k" ]; then echo "/sys/fs/cgroup/$k"; else echo "/sys/fs/cgroup/${k%%,*}"; fi
 }
 
-# Like stdio.bats: recvtty in the background, its output in tty.out.
-start_recvtty() {
-	[ -x "$RECVTTY" ] || skip "recvtty not built (make helpers)"
-	local sock=$1
-	shift
-	rm -f "$BATS_TEST_TMPDIR/recvtty.ready"
-	"$RECVTTY" --out "$BATS_TEST_TMPDIR/tty.out" --ready "$BATS_TEST_TMPDIR/recvtty.ready" "$@" "$sock" \
-		</dev/null >"$BATS_TEST_TMPDIR/recvtty.log" 2>&1 3>&- &
-	RECVTTY_PID=$!
-	on_teardown "kill $RECVTTY_PID"
-	wait_for_file "$BATS_TEST_TMPDIR/recvtty.ready"
-}
-
-wait_recvtty() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$RECVTTY_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	output=$(tr -d '\r' <"$BATS_TEST_TMPDIR/tty.out")
-}
-
 # ---------------------------------------------------------------- basics
 
 @test "exec returns the exit code of the process, 128+N when killed by signal N" {

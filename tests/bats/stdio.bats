@@ -55,31 +55,6 @@ load helpers
 	assert_output_equals after-start
 }
 
-# start_recvtty SOCKET [recvtty flags...]: run recvtty in the background,
-# writing the terminal's output to $BATS_TEST_TMPDIR/tty.out.
-start_recvtty() {
-	[ -x "$RECVTTY" ] || skip "recvtty not built (make helpers)"
-	local sock=$1
-	shift
-	rm -f "$BATS_TEST_TMPDIR/recvtty.ready"
-	"$RECVTTY" --out "$BATS_TEST_TMPDIR/tty.out" --ready "$BATS_TEST_TMPDIR/recvtty.ready" "$@" "$sock" \
-		</dev/null >"$BATS_TEST_TMPDIR/recvtty.log" 2>&1 3>&- &
-	RECVTTY_PID=$!
-	on_teardown "kill $RECVTTY_PID"
-	wait_for_file "$BATS_TEST_TMPDIR/recvtty.ready"
-}
-
-# wait_recvtty: wait for recvtty to finish (the pty closed) and put what it
-# read in $output (carriage returns removed).
-wait_recvtty() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$RECVTTY_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	output=$(tr -d '\r' <"$BATS_TEST_TMPDIR/tty.out")
-}
-
 @test "with a terminal, the pty master arrives over --console-socket" {
 	setup_bundle sh -c 'tty; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-ttys; stat -c %t /dev/console'
 	update_config '.process.terminal = true'
