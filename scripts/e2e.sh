@@ -104,6 +104,7 @@ trap 'exit 130' INT TERM
 e2e_stop_all
 mkdir -p "$E2E_RUN" "$E2E_DATA"
 e2e_record_cgroups
+e2e_record_globals
 
 # ------------------------------------------------------------ runners
 
@@ -164,6 +165,12 @@ if want containerd || want docker || want checkpoint; then
 	fi
 fi
 
-if want podman && [ -f "$e2e_dir/podman.bats" ]; then
-	run_bats podman "$e2e_dir/podman.bats"
+if want podman; then
+	e2e_log "setting up podman (stasis = $STASIS)"
+	if e2e_make_rootfs_tar && e2e_setup_podman; then
+		run_bats podman "$e2e_dir/podman.bats"
+	else
+		echo "e2e: could not set up podman" >&2
+		failed=$((failed + 1))
+	fi
 fi

@@ -154,7 +154,7 @@ expect_consecutive() {
 	mkdir -p "$dir"
 	drun -d --network none --name "$n" -v "$dir:/data" --tmpfs /scratch "$E2E_IMAGE" sh -c '
 		echo kept >/scratch/f
-		i=0; while true; do echo $i; echo $i >/data/n; i=$((i+1)); sleep 0.1; done'
+		i=0; while true; do echo $i; echo $i >/data/n.new; mv /data/n.new /data/n; i=$((i+1)); sleep 0.1; done'
 	wait_count "$n" 3
 	dk checkpoint create "$n" cp1
 	before=$(cat "$dir/n")

@@ -244,7 +244,8 @@ NoNewPrivs:1"
 @test "docker pause/unpause freezes and thaws" {
 	local n
 	newname n
-	drun -d --network none --name "$n" "$E2E_IMAGE" sh -c 'i=0; while true; do i=$((i+1)); echo $i >/tmp/n; sleep 0.1; done'
+	drun -d --network none --name "$n" "$E2E_IMAGE" sh -c 'i=0; while true; do i=$((i+1)); echo $i >/tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.1; done'
+	wait_for 10 dk exec "$n" test -s /tmp/n
 	dk pause "$n"
 	expect_eq "status" "$(dk_status "$n")" paused
 	expect_eq "freezer.state" "$(cat "$(dk_cgroup "$n" freezer)/freezer.state")" FROZEN

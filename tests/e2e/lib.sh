@@ -44,6 +44,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   address = "$CONTAINERD_SOCK.ttrpc"
 [debug]
   level = "info"
+# Collect garbage as soon as something is deleted. Docker 20.10 takes a
+# checkpoint out of the content store, deletes it, and uploads the same
+# bytes again at \`docker start --checkpoint\`; while the old blob waits
+# for a collection (by default after 100 mutations) that upload fails
+# with "commit failed: content sha256:...: already exists", runc or not.
+[plugins."io.containerd.gc.v1.scheduler"]
+  deletion_threshold = 1
 TOML
 	containerd --config "$E2E_RUN/containerd.toml" >"$E2E_RUN/containerd.log" 2>&1 &
 	echo $! >"$E2E_RUN/containerd.pid"
