@@ -52,7 +52,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.gc.v1.scheduler"]
   deletion_threshold = 1
 TOML
-	containerd --config "$E2E_RUN/containerd.toml" >"$E2E_RUN/containerd.log" 2>&1 &
+	# setsid: a Ctrl-C to the suite must not stop the daemons before the
+	# clean-up has removed their containers.
+	setsid containerd --config "$E2E_RUN/containerd.toml" >"$E2E_RUN/containerd.log" 2>&1 &
 	echo $! >"$E2E_RUN/containerd.pid"
 	if ! e2e_wait "ctr --address '$CONTAINERD_SOCK' version" 30; then
 		e2e_log "containerd did not come up; its log:"
@@ -66,7 +68,7 @@ e2e_start_dockerd() {
 	# Our own (empty) daemon.json, so /etc/docker/daemon.json is never read.
 	# stasis is registered on the command line; the default runtime stays runc.
 	echo '{}' >"$E2E_RUN/daemon.json"
-	dockerd --config-file "$E2E_RUN/daemon.json" \
+	setsid dockerd --config-file "$E2E_RUN/daemon.json" \
 		--experimental \
 		--add-runtime "stasis=$STASIS" \
 		--containerd "$CONTAINERD_SOCK" \
