@@ -14,7 +14,7 @@ LDFLAGS := -X main.gitCommit=$(GIT_COMMIT)
 
 BATS_FLAGS ?=
 
-.PHONY: all build deps unit bats test demo clean helpers
+.PHONY: all build deps unit bats e2e test demo clean helpers
 
 all: build
 
@@ -38,10 +38,17 @@ unit:
 bats: build helpers
 	STASIS=$(CURDIR)/stasis RECVTTY=$(CURDIR)/build/recvtty scripts/run-bats.sh $(BATS_FLAGS) tests/bats
 
+# End to end through Docker, containerd (ctr, go-runc) and podman, each
+# with daemons of its own (scripts/e2e.sh installs and tears them down).
+# E2E_AREAS narrows it: gorunc containerd docker checkpoint podman.
+e2e: build
+	STASIS=$(CURDIR)/stasis scripts/e2e.sh $(E2E_AREAS)
+
 test: deps
 	$(MAKE) build
 	$(MAKE) unit
 	$(MAKE) bats
+	$(MAKE) e2e
 
 demo: deps
 	$(MAKE) build

@@ -175,6 +175,11 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 	if err := setupNames(sp); err != nil {
 		return nil, err
 	}
+	if newNamespace(sp.Linux, specs.NetworkNamespace) {
+		if err := loopbackUp(); err != nil {
+			return nil, err
+		}
+	}
 	if err := rootfs.Finalize(rcfg); err != nil {
 		return nil, err
 	}

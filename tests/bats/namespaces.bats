@@ -186,3 +186,14 @@ join_test() {
 	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "network")] + [{"type": "network", "path": "/proc/self/ns/ipc"}]'
 	assert_create_fails
 }
+
+@test "a new network namespace has its loopback up, as runc sets it" {
+	setup_bundle ip -o link show lo
+	run_in_container ip -o link show lo
+	assert_success
+	assert_output_contains "LOOPBACK,UP"
+	# 127.0.0.1 answers: a TCP round trip inside the container.
+	run_in_container sh -c 'nc -l -p 7777 & sleep 0.3; echo over-loopback | nc -w 1 127.0.0.1 7777; wait'
+	assert_success
+	assert_output_contains over-loopback
+}
