@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Make a working CRIU available for stasis's checkpoint/restore.
 #
-# 1. If a `criu` on PATH passes `criu check`, use it (e.g. a newer distro's).
-# 2. Otherwise build CRIU 4.1.1 from the tarball in shared/ (../shared/criu
-#    relative to the repo root, or $CRIU_TARBALL), verify its sha256, and
-#    install the binary to /usr/local/sbin/criu, which precedes /usr/sbin on
-#    PATH. Debian 12's criu 3.17 fails `criu check` on recent kernels.
-# Idempotent: skips the build when /usr/local/sbin/criu already passes check.
+# 1. Our own build at /usr/local/sbin/criu, if it is the current one (its
+#    stamp names the tarball and patches it was built from) and passes
+#    `criu check`: done.
+# 2. Otherwise a `criu` elsewhere on PATH (a newer distro's) that passes
+#    `criu check` is used.
+# 3. Otherwise build CRIU 4.1.1 from the tarball in shared/ (../shared/criu
+#    relative to the repo root, or $CRIU_TARBALL), verify its sha256, apply
+#    scripts/criu-patches/*.patch (backports of upstream fixes this kernel
+#    needs), and install it to /usr/local/sbin/criu, which precedes /usr/sbin
+#    on PATH. Debian 12's criu 3.17 fails `criu check` on recent kernels.
+# Idempotent: a current, working build is not rebuilt.
 set -euo pipefail
 
 CRIU_VERSION=4.1.1
 DEST=/usr/local/sbin/criu
+STAMP=/usr/local/lib/stasis/criu.stamp
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARBALL=${CRIU_TARBALL:-$repo_root/../shared/criu/criu_${CRIU_VERSION}.orig.tar.xz}
 BUILD_DIR=${CRIU_BUILD_DIR:-/var/cache/stasis/criu-build}
+PATCHES=("$repo_root"/scripts/criu-patches/*.patch)
 
 criu_ok() { # criu_ok BINARY: does `criu check` pass?
 	local out
@@ -21,14 +28,25 @@ criu_ok() { # criu_ok BINARY: does `criu check` pass?
 	grep -q "Looks good" <<<"$out"
 }
 
-if criu_ok "$DEST" 2>/dev/null; then
-	echo "install-criu: using $DEST ($("$DEST" --version | head -1))"
+# What our build is made of: the source's checksum and the patches'.
+build_id() {
+	{
+		cat "$TARBALL.sha256" 2>/dev/null || echo "no-tarball"
+		cat "${PATCHES[@]}"
+	} | sha256sum | awk '{print $1}'
+}
+
+if [ -x "$DEST" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$(build_id)" ] && criu_ok "$DEST"; then
+	echo "install-criu: using $DEST ($("$DEST" --version | head -1), patched build)"
 	exit 0
 fi
-if p=$(command -v criu) && [ "$p" != "$DEST" ] && criu_ok "$p"; then
-	echo "install-criu: using $p ($("$p" --version | head -1)): criu check passes"
-	exit 0
-fi
+for p in $(type -ap criu); do
+	[ "$p" != "$DEST" ] || continue
+	if criu_ok "$p"; then
+		echo "install-criu: using $p ($("$p" --version | head -1)): criu check passes"
+		exit 0
+	fi
+done
 
 if [ ! -f "$TARBALL" ]; then
 	cat >&2 <<MSG
@@ -61,6 +79,10 @@ mkdir -p "$BUILD_DIR"
 tar -C "$BUILD_DIR" -xJf "$TARBALL"
 src="$BUILD_DIR/criu-$CRIU_VERSION"
 log="$BUILD_DIR/build.log"
+for patch in "${PATCHES[@]}"; do
+	echo "install-criu: applying $(basename "$patch")"
+	patch -d "$src" -p1 --quiet <"$patch"
+done
 if ! make -C "$src" -j"$(nproc)" criu >"$log" 2>&1; then
 	tail -n 40 "$log" >&2
 	echo "install-criu: build failed; full log in $log" >&2
@@ -73,5 +95,7 @@ if ! out=$("$DEST" check 2>&1) || ! grep -q "Looks good" <<<"$out"; then
 	echo "install-criu: $DEST was built but 'criu check' fails" >&2
 	exit 1
 fi
+mkdir -p "$(dirname "$STAMP")"
+build_id >"$STAMP"
 echo "install-criu: installed $DEST ($("$DEST" --version | head -1)): criu check: Looks good."
 rm -rf "$src"

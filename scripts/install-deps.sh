@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
 	# build and test
 	gcc make pkg-config libseccomp-dev bats busybox-static jq
-	iptables iproute2 util-linux procps xz-utils git ca-certificates
+	iptables iproute2 util-linux procps xz-utils patch git ca-certificates
 	# CRIU's build dependencies (scripts/install-criu.sh)
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libnl-3-dev
 	libnet1-dev libcap-dev libbsd-dev libgnutls28-dev libnftables-dev
