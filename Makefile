@@ -27,6 +27,8 @@ build:
 helpers:
 	@mkdir -p build
 	go build -o build/recvtty ./tests/cmd/recvtty
+	# Copied into busybox rootfs by checkpoint.bats: must be static.
+	CGO_ENABLED=0 go build -o build/crhelper ./tests/cmd/crhelper
 
 deps:
 	scripts/install-deps.sh

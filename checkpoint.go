@@ -20,7 +20,7 @@ var crFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow unix sockets connected outside the container"},
 	&cli.BoolFlag{Name: "shell-job", Usage: "the container was started from a shell with its terminal"},
 	&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks"},
-	&cli.BoolFlag{Name: "lazy-pages", Usage: "restore memory lazily (userfaultfd)"},
+	&cli.BoolFlag{Name: "lazy-pages", Usage: "restore memory lazily (userfaultfd); checkpoint then waits for a page client (criu lazy-pages) unless --page-server is given"},
 	&cli.BoolFlag{Name: "auto-dedup", Usage: "deduplicate pages against the parent images"},
 	&cli.StringFlag{Name: "manage-cgroups-mode", Usage: "CRIU's cgroup mode: soft (default), full, strict or ignore"},
 	&cli.StringSliceFlag{Name: "empty-ns", Usage: "namespace to leave empty in the images (network), repeatable"},

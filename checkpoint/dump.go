@@ -130,17 +130,32 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 		return nil, err
 	}
 
-	var extra []*os.File
+	// CRIU reopens the status fd through /proc/<our pid>/fd, like the
+	// image dir: it is our fd number, not one in CRIU's table.
 	if o.StatusFd >= 0 {
-		extra = append(extra, os.NewFile(uintptr(o.StatusFd), "status-fd"))
-		opts.StatusFd = proto.Int32(criuExtraFd(0))
+		opts.StatusFd = proto.Int32(int32(o.StatusFd))
 	}
-	sw, err := startSwrk(o.CriuPath, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, extra)
+	// A dump needs none of our stdio (CRIU logs to its log file), and
+	// CRIU must not write into the caller's output.
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer devnull.Close()
+	sw, err := startSwrk(o.CriuPath, [3]*os.File{devnull, devnull, devnull}, nil)
 	if err != nil {
 		return nil, err
 	}
 	if v, err := criuVersion(sw); err == nil {
 		meta.CriuVersion = v
+	}
+	// Iterative dumps need soft-dirty tracking; where the kernel lacks
+	// it CRIU only reports "BUG at criu/mem.c:45".
+	if o.PreDump || o.ParentPath != "" {
+		if ok, err := memTrackSupported(sw); err == nil && !ok {
+			sw.close()
+			return nil, errors.New("--pre-dump and --parent-path need soft-dirty memory tracking, which this kernel does not offer (criu check --feature mem_dirty_track): checkpoint without them")
+		}
 	}
 	reqType := rpc.CriuReqType_DUMP
 	if o.PreDump {
@@ -168,6 +183,9 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 		}
 	}
 	if callErr != nil || closeErr != nil {
+		// Not a checkpoint: a restore from here must not mistake it for one.
+		os.Remove(filepath.Join(imageDir.Name(), metaFile))
+		os.Remove(filepath.Join(imageDir.Name(), descriptorsFile))
 		return nil, explain("dump", errors.Join(callErr, closeErr), filepath.Join(workDir.Name(), "dump.log"),
 			filepath.Join(imageDir.Name(), "criu-dump.log"))
 	}
@@ -266,11 +284,15 @@ func readDumpStats(imageDir *os.File) *DumpStats {
 	}
 }
 
+// criuVersion (like memTrackSupported) sends no options (CriuOpts has a
+// required field such a request has no value for) and keep_open, or
+// swrk ends the session after answering.
+//
 // criuVersion asks the running swrk for its version (major*10000 +
 // minor*100 + sublevel, as go-criu counts it).
 func criuVersion(sw *swrk) (int, error) {
 	t := rpc.CriuReqType_VERSION
-	resp, err := sw.call(&rpc.CriuReq{Type: &t, Opts: &rpc.CriuOpts{}}, nil)
+	resp, err := sw.call(&rpc.CriuReq{Type: &t, KeepOpen: proto.Bool(true)}, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -295,4 +317,16 @@ func resolveDirs(o *Options) (err error) {
 	}
 	o.WorkPath, err = filepath.Abs(o.WorkPath)
 	return err
+}
+
+// memTrackSupported asks CRIU whether this kernel has the soft-dirty
+// tracking iterative (pre-)dumps rely on.
+func memTrackSupported(sw *swrk) (bool, error) {
+	t := rpc.CriuReqType_FEATURE_CHECK
+	resp, err := sw.call(&rpc.CriuReq{Type: &t, KeepOpen: proto.Bool(true),
+		Features: &rpc.CriuFeatures{MemTrack: proto.Bool(true)}}, nil)
+	if err != nil {
+		return false, err
+	}
+	return resp.GetFeatures().GetMemTrack(), nil
 }

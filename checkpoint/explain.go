@@ -30,6 +30,8 @@ var hints = []struct{ match, hint string }{
 	{"kerndat", "this CRIU does not support this kernel: run `make deps` to build CRIU 4.1 (or newer)"},
 	{"vdso", "this CRIU does not support this kernel: run `make deps` to build CRIU 4.1 (or newer)"},
 	{"has bad size", "a regular file the container writes to (its stdout/stderr?) changed size since the checkpoint: give the container pipes or files opened for appending (>>)"},
+	{"Unexpected EOF", "the checkpoint images are incomplete (a failed or interrupted checkpoint?): checkpoint again"},
+	{"empty-image", "the checkpoint images are incomplete (a failed or interrupted checkpoint?): checkpoint again"},
 	{"Can't open image", "the checkpoint images are missing or incomplete: check --image-path"},
 }
 
