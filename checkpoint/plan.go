@@ -54,8 +54,8 @@ type planInput struct {
 	procRoot string
 	// unixPeers is the sock_diag view of the container's netns (nil when
 	// it could not be read: no unix socket check then).
-	unixPeers map[uint32]uint32
-	hostPeers map[uint32]uint32 // the same for our own netns
+	unixPeers map[uint32]unixSock
+	hostPeers map[uint32]unixSock // the same for our own netns
 }
 
 func makePlan(in planInput) (*Plan, error) {
@@ -117,9 +117,9 @@ func makePlan(in planInput) (*Plan, error) {
 	}
 	if in.unixPeers != nil && !in.opts.ExtUnixSk {
 		ext := externalUnixSockets(in.unixPeers, in.hostPeers, in.procRoot, in.pids)
-		for pid, inos := range ext {
-			for _, ino := range inos {
-				p.block("pid %d has unix socket socket:[%d] connected outside the container: retry with --ext-unix-sk", pid, ino)
+		for pid, socks := range ext {
+			for _, s := range socks {
+				p.block("pid %d has unix socket socket:[%d] connected outside the container: %s", pid, s.ino, s.advice())
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/stasis-oci/stasis/aufs"
 )
@@ -162,11 +163,18 @@ func TestExternalUnixSockets(t *testing.T) {
 	p.fd("6", "socket:[14]", "0") // a TCP socket: not ours to judge
 	q := fakeProc{t, proc, "6"}
 	q.fd("3", "socket:[11]", "0")
-	peers := map[uint32]uint32{10: 11, 11: 10, 12: 99}
-	host := map[uint32]uint32{13: 77, 99: 12}
+	stream, dgram := uint8(unix.SOCK_STREAM), uint8(unix.SOCK_DGRAM)
+	peers := map[uint32]unixSock{10: {11, stream}, 11: {10, stream}, 12: {99, dgram}}
+	host := map[uint32]unixSock{13: {77, stream}, 99: {12, dgram}}
 	got := externalUnixSockets(peers, host, proc, []int{5, 6})
-	if len(got) != 1 || len(got[5]) != 2 || got[5][0] != 12 || got[5][1] != 13 {
+	if len(got) != 1 || len(got[5]) != 2 || got[5][0].ino != 12 || got[5][1].ino != 13 {
 		t.Fatalf("external sockets %v, want pid 5: [12 13]", got)
+	}
+	if a := got[5][0].advice(); a != "retry with --ext-unix-sk" {
+		t.Errorf("datagram advice %q", a)
+	}
+	if a := got[5][1].advice(); !strings.Contains(a, "close it") {
+		t.Errorf("stream advice %q", a)
 	}
 }
 
@@ -178,15 +186,16 @@ func TestParseUnixDiag(t *testing.T) {
 	putU16(b[16:], 8)
 	putU16(b[18:], unixDiagPeer)
 	putU32(b[20:], 43)
-	peers := map[uint32]uint32{}
+	b[1] = unix.SOCK_STREAM
+	peers := map[uint32]unixSock{}
 	parseUnixDiag(b, peers)
-	if peers[42] != 43 {
+	if peers[42] != (unixSock{43, unix.SOCK_STREAM}) {
 		t.Fatalf("peers %v", peers)
 	}
 	parseUnixDiag(b[:10], peers) // short: ignored, no panic
 	bad := append([]byte(nil), b...)
 	putU16(bad[16:], 200) // attribute longer than the message
-	parseUnixDiag(bad, map[uint32]uint32{})
+	parseUnixDiag(bad, map[uint32]unixSock{})
 }
 
 func putU32(b []byte, v uint32) { binary.NativeEndian.PutUint32(b, v) }

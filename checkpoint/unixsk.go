@@ -12,13 +12,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// unixSock is what sock_diag says of one unix socket.
+type unixSock struct {
+	peer uint32 // inode of the peer, 0 for none
+	typ  uint8  // SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET
+}
+
 // unixPeers maps each unix socket inode of the network namespace of pid
-// to its peer's inode (0: none), from the kernel's sock_diag: /proc shows
-// no peers, and a socket connected outside the container is the classic
+// to its peer and type, from the kernel's sock_diag: /proc shows no
+// peers, and a socket connected outside the container is the classic
 // reason CRIU refuses a dump (--ext-unix-sk).
-func unixPeers(pid int) (map[uint32]uint32, error) {
+func unixPeers(pid int) (map[uint32]unixSock, error) {
 	type result struct {
-		peers map[uint32]uint32
+		peers map[uint32]unixSock
 		err   error
 	}
 	ch := make(chan result, 1)
@@ -50,7 +56,7 @@ const (
 	unixDiagPeer     = 2
 )
 
-func dumpUnixPeers() (map[uint32]uint32, error) {
+func dumpUnixPeers() (map[uint32]unixSock, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
 		return nil, fmt.Errorf("sock_diag: %w", err)
@@ -67,7 +73,7 @@ func dumpUnixPeers() (map[uint32]uint32, error) {
 	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, fmt.Errorf("sock_diag request: %w", err)
 	}
-	peers := map[uint32]uint32{}
+	peers := map[uint32]unixSock{}
 	buf := make([]byte, 64*1024)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
@@ -92,12 +98,13 @@ func dumpUnixPeers() (map[uint32]uint32, error) {
 
 // parseUnixDiag reads one unix_diag_msg {family, type, state, pad, ino,
 // cookie[2]} and its attributes.
-func parseUnixDiag(b []byte, peers map[uint32]uint32) {
+func parseUnixDiag(b []byte, peers map[uint32]unixSock) {
 	if len(b) < 16 {
 		return
 	}
 	ino := binary.NativeEndian.Uint32(b[4:])
-	peers[ino] = 0
+	s := unixSock{typ: b[1]}
+	defer func() { peers[ino] = s }()
 	for a := b[16:]; len(a) >= 4; {
 		l := int(binary.NativeEndian.Uint16(a[0:]))
 		t := binary.NativeEndian.Uint16(a[2:])
@@ -105,7 +112,7 @@ func parseUnixDiag(b []byte, peers map[uint32]uint32) {
 			return
 		}
 		if t == unixDiagPeer && l >= 8 {
-			peers[ino] = binary.NativeEndian.Uint32(a[4:])
+			s.peer = binary.NativeEndian.Uint32(a[4:])
 		}
 		a = a[(l+3)&^3:]
 	}
@@ -137,7 +144,7 @@ func socketInodes(procRoot string, pid int) []uint32 {
 // cannot dump on its own: those whose peer no process of the container
 // holds, and those that live in another network namespace (hostPeers:
 // ours; passed in from outside, e.g. through --preserve-fds).
-func externalUnixSockets(peers, hostPeers map[uint32]uint32, procRoot string, pids []int) map[int][]uint32 {
+func externalUnixSockets(peers, hostPeers map[uint32]unixSock, procRoot string, pids []int) map[int][]externalSock {
 	held := map[uint32]bool{}
 	byPid := map[int][]uint32{}
 	for _, pid := range pids {
@@ -146,15 +153,34 @@ func externalUnixSockets(peers, hostPeers map[uint32]uint32, procRoot string, pi
 			byPid[pid] = append(byPid[pid], ino)
 		}
 	}
-	out := map[int][]uint32{}
+	out := map[int][]externalSock{}
 	for pid, inos := range byPid {
 		for _, ino := range inos {
-			peer, isUnix := peers[ino]
-			_, isHosts := hostPeers[ino]
-			if (isUnix && peer != 0 && !held[peer]) || (!isUnix && isHosts) {
-				out[pid] = append(out[pid], ino)
+			s, isUnix := peers[ino]
+			hs, isHosts := hostPeers[ino]
+			switch {
+			case isUnix && s.peer != 0 && !held[s.peer]:
+				out[pid] = append(out[pid], externalSock{ino, s.typ})
+			case !isUnix && isHosts:
+				out[pid] = append(out[pid], externalSock{ino, hs.typ})
 			}
 		}
 	}
 	return out
+}
+
+// externalSock is a unix socket of the container connected outside it.
+type externalSock struct {
+	ino uint32
+	typ uint8
+}
+
+// advice says what can be done about an external socket: CRIU reconnects
+// datagram sockets with --ext-unix-sk, but a stream connection's other
+// end is not in the dump.
+func (e externalSock) advice() string {
+	if e.typ == unix.SOCK_DGRAM {
+		return "retry with --ext-unix-sk"
+	}
+	return "CRIU cannot carry a stream connection whose other end is outside (--ext-unix-sk helps only if that end is a listener it can reconnect to): close it before the checkpoint, or retry with --ext-unix-sk"
 }
