@@ -14,7 +14,7 @@ LDFLAGS := -X main.gitCommit=$(GIT_COMMIT)
 
 BATS_FLAGS ?=
 
-.PHONY: all build deps unit bats e2e test demo clean helpers
+.PHONY: all build deps unit bats e2e test demo bench clean helpers
 
 all: build
 
@@ -51,6 +51,12 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) bats
 	$(MAKE) e2e
+
+# stasis vs runc (crun where it runs) and raw CRIU; writes bench/results/.
+# Not part of make test: it takes minutes and its figures are not asserted.
+bench: deps
+	$(MAKE) build
+	cd bench && go run . -stasis ../stasis -runc runc -out results $(BENCH_FLAGS)
 
 demo: deps
 	$(MAKE) build
