@@ -4,15 +4,74 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
 
-// sealedSelf returns a sealed in-memory copy of the running binary. The
-// init is started from it rather than from /proc/self/exe, so a container
-// process that reaches /proc/<init>/exe can never write to the host's
-// stasis binary (CVE-2019-5736 is that attack on runc).
+// sealedSelf returns an fd of the running binary that a container can
+// never write through. The init is started from it rather than from
+// /proc/self/exe, so a container process that reaches /proc/<init>/exe
+// cannot overwrite the host's stasis binary (CVE-2019-5736 is that attack
+// on runc).
+//
+// The cheap way is a read-only overlay of the binary's directory, mounted
+// detached (fsmount without a mount point: no path leads to it, only our
+// fd); its files refuse writes with EROFS. It costs ~0.1 ms where copying
+// the binary into a sealed memfd costs ~8 ms per create and exec, so the
+// memfd copy is only the fallback for kernels without the new mount API.
 func sealedSelf() (*os.File, error) {
+	if f, err := overlaySealedSelf(); err == nil {
+		return f, nil
+	}
+	return memfdSealedSelf()
+}
+
+func overlaySealedSelf() (*os.File, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	// An overlay needs two lower layers without an upper one, and they
+	// must not overlap: the second is an empty tmpfs, detached as well.
+	empty, err := detachedMount("tmpfs", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(empty)
+	mnt, err := detachedMount("overlay", []string{filepath.Dir(exe), fmt.Sprintf("/proc/self/fd/%d", empty)})
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, filepath.Base(exe), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "sealed:stasis"), nil
+}
+
+// detachedMount creates a read-only mount of fstype (with lowers as
+// overlay's lower layers) that is attached nowhere.
+func detachedMount(fstype string, lowers []string) (int, error) {
+	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fsfd)
+	for _, l := range lowers {
+		if err := unix.FsconfigSetString(fsfd, "lowerdir+", l); err != nil {
+			return -1, err
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, err
+	}
+	return unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+}
+
+// memfdSealedSelf copies the binary into a memfd sealed against writes.
+func memfdSealedSelf() (*os.File, error) {
 	fd, err := unix.MemfdCreate("stasis", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)

@@ -5,8 +5,9 @@
 load helpers
 
 @test "the init of a created container does not execute the on-disk runtime binary [stasis-only]" {
-	# stasis re-executes a sealed memfd copy of itself, so a container cannot
-	# reach (and overwrite) the host binary through /proc/PID/exe
+	# stasis re-executes itself through a detached read-only overlay (or a
+	# sealed memfd copy), so a container cannot reach (and overwrite) the
+	# host binary through /proc/PID/exe
 	# (CVE-2019-5736).
 	stasis_only "Debian's runc 1.1.5 re-execs a read-only bind mount of its on-disk binary"
 	setup_bundle sleep 1000
@@ -23,18 +24,24 @@ load helpers
 		fail "init's exe is the on-disk binary (exe link: $exe)"
 }
 
-@test "the created init's exe is a sealed memfd [stasis-only]" {
-	stasis_only "memfd naming"
+@test "the created init's exe cannot be written: a detached read-only overlay or a sealed memfd [stasis-only]" {
+	stasis_only "how stasis seals its binary"
 	setup_bundle sleep 1000
 	local id pid
 	id=$(new_id)
 	create_container "$id"
 	pid=$(container_pid "$id")
+	# A detached mount has no path on the host: the link shows the binary's
+	# name relative to that mount's root; a memfd shows /memfd:.
 	run readlink "/proc/$pid/exe"
-	assert_output_matches "^/memfd:"
-	# opening it for writing from the host must fail (sealed / busy)
+	assert_output_matches "^(/stasis|/memfd:stasis)"
+	[ "$output" != "$STASIS" ] || fail "exe link is the on-disk binary"
+	# Writing through it from the host must fail (EROFS / sealed).
 	run bash -c "echo x >> /proc/$pid/exe"
 	assert_failure
+	assert_output_matches "Read-only file system|Operation not permitted"
+	# And the host's binary is intact.
+	cmp -s "$STASIS" "/proc/$pid/exe" || fail "the exe differs from the stasis binary"
 }
 
 @test "no fd of the runtime leaks into the container" {
