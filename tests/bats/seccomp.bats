@@ -1,0 +1,77 @@
+#!/usr/bin/env bats
+# linux.seccomp through the binary: the configured errno, kill actions,
+# argument filters, and Docker's default profile with busybox.
+
+load helpers
+
+DOCKER_PROFILE=$REPO_ROOT/seccomp/testdata/docker-default.json
+
+setup() {
+	common_setup
+	setup_bundle true
+	update_config '.root.readonly = false'
+}
+
+teardown() {
+	common_teardown
+}
+
+@test "a blocked syscall fails with the configured errno, others work" {
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}'
+	run_in_container sh -c 'mkdir /made; echo "mkdir=$?"; touch /touched && echo touch-ok; grep Seccomp: /proc/self/status'
+	assert_output_contains "Function not implemented" # ENOSYS = 38
+	assert_output_contains "mkdir=1"
+	assert_output_contains "touch-ok"
+	assert_output_matches "Seccomp:[[:space:]]+2"
+	[ ! -d "$ROOTFS/made" ] || fail "mkdir went through"
+}
+
+@test "SCMP_ACT_ERRNO without errnoRet means EPERM" {
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}'
+	run_in_container mkdir /made
+	assert_failure
+	assert_output_contains "Operation not permitted"
+}
+
+@test "SCMP_ACT_KILL_PROCESS kills the process with SIGSYS" {
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL_PROCESS"}]}'
+	run_in_container mkdir /made
+	assert_status 159 # 128 + SIGSYS (31)
+}
+
+@test "argument filters: only the matching call is refused" {
+	# Refuse personality(PER_LINUX32) but allow personality(0xffffffff) (a query).
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+		"args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]}'
+	run_in_container sh -c 'uname -m; setarch linux32 uname -m; echo "linux32=$?"'
+	assert_output_contains "x86_64"
+	assert_output_contains "linux32=1"
+}
+
+@test "Docker's default profile runs busybox and blocks what Docker blocks" {
+	[ -f "$DOCKER_PROFILE" ] || skip "no $DOCKER_PROFILE"
+	update_config '.linux.seccomp = $p[0]' --slurpfile p "$DOCKER_PROFILE"
+	run_in_container sh -c 'echo hi | cat; ls / >/dev/null && echo ls-ok; unshare -U true; echo "unshare=$?"; grep Seccomp: /proc/self/status'
+	assert_output_contains "hi"
+	assert_output_contains "ls-ok"
+	assert_output_contains "unshare=1"
+	assert_output_matches "Seccomp:[[:space:]]+2"
+}
+
+@test "exec'd processes get the container's seccomp filter" {
+	local id
+	id=$(new_id)
+	set_args sleep 1000
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}'
+	run_detached "$id"
+	run stasis exec "$id" mkdir /made </dev/null
+	assert_failure
+	assert_output_contains "Function not implemented"
+}
+
+@test "a bad seccomp profile fails create before anything runs, naming the field" {
+	stasis_only "error wording"
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"}]}'
+	assert_create_fails "SCMP_ACT_BOGUS"
+}
