@@ -2,32 +2,37 @@ package lifecycle
 
 // The parent/init protocol.
 //
-// `stasis create` (the parent) starts a sealed copy of its own binary as
-// `stasis init`. That process begins as "stage 0" in the C constructor of
-// lifecycle/nsenter, and its clone "stage 1" becomes the container init.
+// `stasis create` (the parent) starts its own binary, sealed against
+// writes (seal.go), as `stasis init`. That process begins as "stage 0" in
+// the C constructor of lifecycle/nsenter, and its clone "stage 1" becomes
+// the container init. `stasis exec` runs the same steps 1-8 (spawn.go)
+// with the container's namespaces to join and msgConfig.Exec set; its
+// process then execs at once.
 //
 //	step  who               what                                              where
 //	----  ----------------  ------------------------------------------------  ----------------------
-//	 1    parent            seal a copy of the binary, make the exec fifo,     create.go
+//	 1    parent            make the exec fifo (create); seal the binary,      create.go, spawn.go
 //	                        socketpair; spawn stage 0 with the fds below
-//	 2    parent            put stage 0 in the container's cgroups             create.go
+//	 2    parent            put stage 0 in the container's cgroups, set        spawn.go
+//	                        the resources
 //	 3    parent -> stage0  bootstrap: namespaces to join, clone flags         bootstrap.go
 //	 4    stage0 <-> parent USERMAP_REQ pid / parent writes maps / ACK         bootstrap.go, nsenter.c
 //	 5    stage0 -> parent  CHILD_PID of stage 1 (the init); stage 0 exits     bootstrap.go, nsenter.c
-//	 6    parent -> init    msgConfig: spec, rootfs, options                   create.go
+//	 6    parent -> init    msgConfig: spec, rootfs, options                   spawn.go
 //	 7    init              mounts (rootfs.Prepare up to pivot_root)           init.go
 //	 7a   init -> parent    msgStatus{Hooks} when the spec has hooks           init.go
-//	 7b   parent            prestart + createRuntime hooks                     spawn.go, hooks.go
+//	 7b   parent            prestart + createRuntime hooks                     create.go, hooks.go
 //	 7c   parent -> init    msgHooksDone (state for the init's hooks, or error) spawn.go
-//	 7d   init              createContainer hooks; pivot_root; console,        init.go
-//	                        hostname, sysctl, rlimits, user, capabilities
-//	 8    init -> parent    msgStatus{Ready}, or {Error} with what failed      init.go
+//	 7d   init              createContainer hooks; pivot_root; console,        init.go, initproc.go
+//	                        hostname, sysctl, lo up, rlimits, seccomp (unless
+//	                        no_new_privs), user, capabilities
+//	 8    init -> parent    msgStatus{Ready}, or {Error} with what failed      init.go, spawn.go
 //	 9    parent            write state.json and the pid file; exit            create.go
 //	10    init              open the exec fifo for writing: blocks; then       init.go
-//	                        startContainer hooks
-//	11    `stasis start`    open the fifo for reading, read one byte,          start.go
-//	                        remove it; init execs the user process;
-//	                        start runs poststart hooks
+//	                        startContainer hooks; seccomp (no_new_privs)
+//	11    `stasis start`    take the init's pidfd, open the fifo for reading,  start.go
+//	                        read one byte, remove it; init execs the user
+//	                        process; start runs poststart hooks
 //
 // Steps 3-5 use the fixed binary layout of nsenter.c (u32 type, u32 length,
 // payload); steps 6-8 are JSON objects on the same socket.
