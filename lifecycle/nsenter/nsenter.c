@@ -12,10 +12,12 @@
 //   parent -> stage0   NS_PATH "type:path" (repeated, in join order)
 //   parent -> stage0   CLONE_FLAGS u32 (namespaces to create)
 //   parent -> stage0   END
-//   stage0             open every path, then setns each in order
+//   stage0             open every path, then setns each in order (typed:
+//                      a path of another namespace type is refused)
 //   stage0             unshare(CLONE_NEWUSER) if asked, then
 //   stage0 -> parent   USERMAP_REQ i32 pid   (parent writes uid/gid maps)
 //   parent -> stage0   USERMAP_ACK
+//   stage0             in a user namespace (joined or new): become its root
 //   stage0             unshare(other flags); clone(CLONE_PARENT) -> stage 1
 //   stage0 -> parent   CHILD_PID i32 pid     (stage 1, as seen by the parent)
 //   stage0             _exit(0)
