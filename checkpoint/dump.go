@@ -109,6 +109,11 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 		Terminal:     sp.Process.Terminal,
 		Union:        plan.Union,
 		Descriptors:  plan.Stdio,
+
+		LoopbackOnlyNet: plan.LoopbackOnlyNet,
+	}
+	if plan.LoopbackOnlyNet {
+		skipNetwork(opts)
 	}
 	for _, e := range meta.Externals {
 		opts.External = append(opts.External, extMountKey(e.Dest)+":"+e.Dest)

@@ -42,6 +42,9 @@ type Metadata struct {
 	// ExternalNetNS is set when the container joined a network namespace
 	// by path (Docker does): restore must hand CRIU the new one.
 	ExternalNetNS bool `json:"external_netns,omitempty"`
+	// LoopbackOnlyNet: the container's own network namespace held only an
+	// untouched lo, so it was not dumped; restore makes a new one, lo up.
+	LoopbackOnlyNet bool `json:"loopback_only_net,omitempty"`
 	// Union is the rootfs's union (AUFS or overlay) layer stack, so a
 	// restore can mount it again when the rootfs is not mounted.
 	Union *aufs.Union `json:"union,omitempty"`

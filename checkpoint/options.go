@@ -134,3 +134,12 @@ func nsInode(path string) (uint64, error) {
 	}
 	return st.Ino, nil
 }
+
+// skipNetwork tells CRIU to leave a loopback-only network namespace to
+// us: an empty one is made at restore, and no lock is needed for a
+// namespace nothing outside can reach.
+func skipNetwork(opts *rpc.CriuOpts) {
+	opts.EmptyNs = proto.Uint32(opts.GetEmptyNs() | unix.CLONE_NEWNET)
+	skip := rpc.CriuNetworkLockMethod_SKIP
+	opts.NetworkLock = &skip
+}

@@ -25,8 +25,11 @@ type Plan struct {
 	Union     *aufs.Union `json:"union"`
 	Externals []External  `json:"external_mounts"`
 	Stdio     []string    `json:"stdio"`
-	Files     []OpenFile  `json:"files"`
-	Blockers  []string    `json:"blockers"`
+	// LoopbackOnlyNet: the network namespace is left to stasis (see
+	// loopbackOnlyNet) instead of being dumped by CRIU.
+	LoopbackOnlyNet bool       `json:"loopback_only_net"`
+	Files           []OpenFile `json:"files"`
+	Blockers        []string   `json:"blockers"`
 }
 
 // OpenFile is a file some process of the container maps or holds open.
@@ -59,7 +62,8 @@ type planInput struct {
 }
 
 func makePlan(in planInput) (*Plan, error) {
-	p := &Plan{ID: in.id, Rootfs: in.rootfs, Union: in.union}
+	p := &Plan{ID: in.id, Rootfs: in.rootfs, Union: in.union,
+		LoopbackOnlyNet: loopbackOnlyNet(in.spec, in.pids, in.opts, in.procRoot)}
 	p.Externals = externalsOf(in.spec, in.rootfs, in.mounts)
 	stdio, extFiles, err := stdio(in.procRoot, in.initPid, in.mounts)
 	if err != nil {
@@ -267,6 +271,9 @@ func (p *Plan) String() string {
 		fmt.Fprintf(&b, "  %s (%s)\n", e.Dest, src)
 	}
 	fmt.Fprintf(&b, "stdio: %s\n", strings.Join(p.Stdio, " "))
+	if p.LoopbackOnlyNet {
+		fmt.Fprintf(&b, "network: own namespace with only lo: not dumped, recreated at restore\n")
+	}
 	fmt.Fprintf(&b, "mapped and open files:\n")
 	for _, f := range p.Files {
 		line := fmt.Sprintf("  pid %d %s: %s", f.Pid, f.Use, f.Host)

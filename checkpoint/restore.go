@@ -267,12 +267,20 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 		return 0, nil, err
 	}
 
+	if meta.LoopbackOnlyNet {
+		skipNetwork(opts)
+	}
 	var console *consoleSender
 	if meta.Terminal {
 		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console}
 	}
 	t := rpc.CriuReqType_RESTORE
 	resp, callErr := sw.call(&rpc.CriuReq{Type: &t, Opts: opts}, func(n notification) error {
+		// The namespaces exist, nothing is restored into them yet: the
+		// moment to give a network namespace CRIU left empty its lo.
+		if n.Script == "setup-namespaces" && meta.LoopbackOnlyNet {
+			return loopbackUpIn(int(n.Pid))
+		}
 		if n.Script == "orphan-pts-master" && n.Fd != nil {
 			defer n.Fd.Close()
 			if console == nil {

@@ -176,7 +176,7 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 		return nil, err
 	}
 	if newNamespace(sp.Linux, specs.NetworkNamespace) {
-		if err := loopbackUp(); err != nil {
+		if err := LoopbackUp(); err != nil {
 			return nil, err
 		}
 	}

@@ -215,9 +215,10 @@ func passwdHome(passwd string, uid uint32) string {
 	return ""
 }
 
-// loopbackUp brings lo up in a network namespace the container got new,
-// as runc does: without it 127.0.0.1 is unreachable inside.
-func loopbackUp() error {
+// LoopbackUp brings lo up in the caller's network namespace (a new one the
+// container got, or a restored one), as runc does: without it 127.0.0.1
+// is unreachable inside.
+func LoopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("bring lo up: %w", err)

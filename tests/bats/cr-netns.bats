@@ -1,0 +1,66 @@
+#!/usr/bin/env bats
+# A container's own network namespace that holds only an untouched
+# loopback is left out of CRIU's dump (no ip/iptables round trips) and
+# made again by stasis at restore, lo up; one the container could have
+# changed is dumped by CRIU as before.
+
+load helpers
+
+setup() {
+	common_setup
+	stasis_only "how stasis hands the network namespace to CRIU"
+	command -v criu >/dev/null && criu check >/dev/null 2>&1 || skip "no working criu"
+	# A TCP server on 127.0.0.1 inside the container.
+	setup_bundle nc -ll -p 7777 -e echo pong
+}
+
+teardown() {
+	common_teardown
+}
+
+start_server() { # start_server ID: run it and wait until it answers
+	run_detached "$1"
+	for _ in $(seq 50); do
+		stasis exec "$1" nc -w 1 127.0.0.1 7777 </dev/null 2>/dev/null | grep -q pong && return 0
+		sleep 0.1
+	done
+	fail "server in $1 does not answer"
+}
+
+@test "a loopback-only network namespace is not dumped, and restore gives it lo up with its listener working" {
+	local id id2
+	id=$(new_id)
+	id2=$(new_id)
+	start_server "$id"
+	run stasis checkpoint --dry-run "$id"
+	assert_output_contains "network: own namespace with only lo: not dumped"
+	run stasis checkpoint --image-path "$BATS_TEST_TMPDIR/img" "$id"
+	assert_success
+	assert_equal "$(jq -r .loopback_only_net "$BATS_TEST_TMPDIR/img/stasis.json")" true "recorded"
+	# CRIU saved no network state.
+	! ls "$BATS_TEST_TMPDIR"/img/ifaddr-*.img >/dev/null 2>&1 || fail "CRIU dumped the network namespace"
+	run detached_cmd "$id2" restore -d --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" "$id2"
+	assert_success
+	run stasis exec "$id2" ip -o link show lo
+	assert_output_contains "LOOPBACK,UP"
+	run stasis exec "$id2" nc -w 1 127.0.0.1 7777 </dev/null
+	assert_output_contains pong
+}
+
+@test "a container that may have changed its network is dumped by CRIU as before" {
+	local id id2
+	id=$(new_id)
+	id2=$(new_id)
+	update_config '.process.capabilities.bounding += ["CAP_NET_ADMIN"]'
+	start_server "$id"
+	run stasis checkpoint --dry-run "$id"
+	assert_output_not_contains "network: own namespace with only lo"
+	run stasis checkpoint --image-path "$BATS_TEST_TMPDIR/img" "$id"
+	assert_success
+	assert_equal "$(jq -r ".loopback_only_net // false" "$BATS_TEST_TMPDIR/img/stasis.json")" false "recorded"
+	ls "$BATS_TEST_TMPDIR"/img/ifaddr-*.img >/dev/null 2>&1 || fail "CRIU did not dump the network namespace"
+	run detached_cmd "$id2" restore -d --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" "$id2"
+	assert_success
+	run stasis exec "$id2" nc -w 1 127.0.0.1 7777 </dev/null
+	assert_output_contains pong
+}
