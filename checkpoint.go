@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/stasis-oci/stasis/checkpoint"
-	"github.com/stasis-oci/stasis/lifecycle"
 )
 
 // crFlags are shared by checkpoint and restore, spelled as runc's.
@@ -145,14 +144,7 @@ var restoreCommand = &cli.Command{
 				return opError("restore", id, err)
 			}
 		}
-		code := waitForward(pid, sigs)
-		if tty != nil {
-			tty.Close()
-		}
-		if err := onContainer(c, id, "delete", func(ctr *lifecycle.Container) error { return ctr.Delete(true) }); err != nil {
-			reportError(err)
-		}
-		return cli.Exit("", code)
+		return finishForeground(c, id, pid, sigs, tty)
 	},
 }
 

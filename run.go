@@ -63,15 +63,22 @@ var runCommand = &cli.Command{
 		if c.Bool("detach") {
 			return nil
 		}
-		code := waitForward(pid, sigs)
-		if tty != nil {
-			tty.Close()
-		}
-		if err := onContainer(c, id, "delete", func(ctr *lifecycle.Container) error { return ctr.Delete(true) }); err != nil {
-			reportError(err)
-		}
-		return cli.Exit("", code)
+		return finishForeground(c, id, pid, sigs, tty)
 	},
+}
+
+// finishForeground is the end of a foreground run or restore: wait for the
+// container's init, put the terminal back, delete the container (as runc
+// does) and exit with the init's exit code.
+func finishForeground(c *cli.Context, id string, pid int, sigs chan os.Signal, tty *ttyProxy) error {
+	code := waitForward(pid, sigs)
+	if tty != nil {
+		tty.Close()
+	}
+	if err := onContainer(c, id, "delete", func(ctr *lifecycle.Container) error { return ctr.Delete(true) }); err != nil {
+		reportError(err)
+	}
+	return cli.Exit("", code)
 }
 
 // waitForward waits for the container init (our child: nsenter clones it

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/stasis-oci/stasis/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,23 +27,12 @@ type Config struct {
 // ErrBadPropagation reports a linux.rootfsPropagation value we do not know.
 var ErrBadPropagation = errors.New("unknown rootfs propagation")
 
-var rootPropagation = map[string]uintptr{
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
-
 // propagationOf returns the rootfsPropagation flags, 0 when unset.
 func propagationOf(s *specs.Spec) (uintptr, error) {
 	if s.Linux == nil || s.Linux.RootfsPropagation == "" {
 		return 0, nil
 	}
-	f, ok := rootPropagation[s.Linux.RootfsPropagation]
+	f, ok := spec.PropagationFlags(s.Linux.RootfsPropagation)
 	if !ok {
 		return 0, fmt.Errorf("%w %q", ErrBadPropagation, s.Linux.RootfsPropagation)
 	}

@@ -197,3 +197,10 @@ func KnownMountOptions() []string {
 	sort.Strings(out)
 	return out
 }
+
+// PropagationFlags maps a propagation name ("rslave", "private", ...)
+// to its mount(2) flags.
+func PropagationFlags(name string) (uintptr, bool) {
+	f, ok := propagationFlags[name]
+	return f, ok
+}
