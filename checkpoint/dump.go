@@ -94,6 +94,9 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range plan.Warnings {
+		lifecycle.Warn("checkpoint %s: %s", id, w)
+	}
 	if len(plan.Blockers) > 0 {
 		more := ""
 		if n := len(plan.Blockers) - 1; n > 0 {

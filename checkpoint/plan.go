@@ -30,6 +30,9 @@ type Plan struct {
 	LoopbackOnlyNet bool       `json:"loopback_only_net"`
 	Files           []OpenFile `json:"files"`
 	Blockers        []string   `json:"blockers"`
+	// Warnings are what the checkpoint will do that the user may not
+	// expect, without stopping it.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // OpenFile is a file some process of the container maps or holds open.
@@ -78,7 +81,19 @@ func makePlan(in planInput) (*Plan, error) {
 	for _, m := range in.mounts {
 		byID[m.ID] = m
 	}
+	// CRIU dumps the init's process tree. A process of the cgroup outside
+	// it (one exec'd with --detach is re-parented to the host's init, not
+	// the container's) is neither dumped nor restored: say so, and check
+	// only what CRIU will see.
+	var tree []int
 	for _, pid := range in.pids {
+		if descendsFrom(in.procRoot, pid, in.initPid) {
+			tree = append(tree, pid)
+		} else {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("pid %d (%s) runs in the container but outside its init's process tree (an exec'd process?): CRIU does not checkpoint it; it ends with the container", pid, comm(in.procRoot, pid)))
+		}
+	}
+	for _, pid := range tree {
 		fds, err := scanFds(in.procRoot, pid)
 		if err != nil {
 			continue // the process exited while we looked
@@ -120,7 +135,7 @@ func makePlan(in planInput) (*Plan, error) {
 		}
 	}
 	if in.unixPeers != nil && !in.opts.ExtUnixSk {
-		ext := externalUnixSockets(in.unixPeers, in.hostPeers, in.procRoot, in.pids)
+		ext := externalUnixSockets(in.unixPeers, in.hostPeers, in.procRoot, tree)
 		for pid, socks := range ext {
 			for _, s := range socks {
 				p.block("pid %d has unix socket socket:[%d] connected outside the container: %s", pid, s.ino, s.advice())
@@ -288,6 +303,9 @@ func (p *Plan) String() string {
 		}
 		fmt.Fprintln(&b, line)
 	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
 	if len(p.Blockers) == 0 {
 		fmt.Fprintf(&b, "blockers: none\n")
 	} else {
@@ -297,4 +315,34 @@ func (p *Plan) String() string {
 		}
 	}
 	return b.String()
+}
+
+// descendsFrom: pid is root or one of its descendants (following PPid).
+func descendsFrom(procRoot string, pid, root int) bool {
+	for i := 0; i < 4096 && pid > 1; i++ {
+		if pid == root {
+			return true
+		}
+		pid = ppid(procRoot, pid)
+	}
+	return pid == root
+}
+
+func ppid(procRoot string, pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("%s/%d/status", procRoot, pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+func comm(procRoot string, pid int) string {
+	data, _ := os.ReadFile(fmt.Sprintf("%s/%d/comm", procRoot, pid))
+	return strings.TrimSpace(string(data))
 }

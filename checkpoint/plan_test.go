@@ -31,6 +31,13 @@ func (f fakeProc) fd(n, target string, mntID string) {
 	os.WriteFile(filepath.Join(dir, "fdinfo", n), []byte("pos:\t0\nflags:\t02\nmnt_id:\t"+mntID+"\n"), 0o644)
 }
 
+// parent writes /proc/<pid>/status with a PPid line.
+func (f fakeProc) parent(ppid string) {
+	dir := filepath.Join(f.root, f.pid)
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "status"), []byte("Name:\tx\nPPid:\t"+ppid+"\n"), 0o644)
+}
+
 func (f fakeProc) mapFile(addr, target string) {
 	dir := filepath.Join(f.root, f.pid, "map_files")
 	os.MkdirAll(dir, 0o755)
@@ -200,3 +207,35 @@ func TestParseUnixDiag(t *testing.T) {
 
 func putU32(b []byte, v uint32) { binary.NativeEndian.PutUint32(b, v) }
 func putU16(b []byte, v uint16) { binary.NativeEndian.PutUint16(b, v) }
+
+// A process of the cgroup outside the init's tree (exec --detach) is not
+// what CRIU dumps: it gets a warning, and its files are not checked.
+func TestPlanWarnsAboutProcessesOutsideTheInitsTree(t *testing.T) {
+	tmp := t.TempDir()
+	proc := filepath.Join(tmp, "proc")
+	initp := fakeProc{t, proc, "10"}
+	initp.parent("1")
+	for _, n := range []string{"0", "1", "2"} {
+		initp.fd(n, "pipe:[5]", "0")
+	}
+	child := fakeProc{t, proc, "11"}
+	child.parent("10")
+	execd := fakeProc{t, proc, "12"}
+	execd.parent("1")
+	execd.fd("0", "/dev/null", "99") // the host's: would be a blocker in the tree
+	in := planInput{id: "ct", rootfs: tmp, spec: &specs.Spec{}, initPid: 10, pids: []int{10, 11, 12},
+		mounts: []*mountinfo.Info{{ID: 1, Mountpoint: "/"}}, opts: &Options{}, procRoot: proc}
+	plan, err := makePlan(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Blockers) != 0 {
+		t.Errorf("blockers %v: the exec'd process's files are not CRIU's concern", plan.Blockers)
+	}
+	if len(plan.Warnings) != 1 || !strings.Contains(plan.Warnings[0], "pid 12") {
+		t.Fatalf("warnings %v, want one about pid 12", plan.Warnings)
+	}
+	if !descendsFrom(proc, 11, 10) || descendsFrom(proc, 12, 10) {
+		t.Fatal("descendsFrom")
+	}
+}
