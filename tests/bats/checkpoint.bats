@@ -210,6 +210,17 @@ wait_tty_count_above() {
 
 # ---------------------------------------------------------------- basics
 
+# piped_checkpoint ID: run the container with its output on a pipe, let it
+# count a little, checkpoint it to $IMG (the container is gone after) and
+# wait until its output pipe has closed.
+piped_checkpoint() {
+	run_piped "$1"
+	wait_lines "$1" 3
+	run stasis checkpoint --image-path "$IMG" "$1"
+	assert_success
+	wait_reader_done "$1"
+}
+
 @test "checkpoint stops the container; restore under a new id continues its count on new pipes" {
 	setup_bundle "${COUNTER[@]}"
 	local a b pid_a pid_b
@@ -304,11 +315,7 @@ wait_tty_count_above() {
 	local a b at
 	a=$(new_id)
 	b=$(new_id)
-	run_piped "$a"
-	wait_lines "$a" 3
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_success
-	wait_reader_done "$a"
+	piped_checkpoint "$a"
 	at=$(last_of "$a")
 
 	local old=$BUNDLE new=$BATS_TEST_TMPDIR/elsewhere/bundle2
@@ -389,11 +396,7 @@ wait_tty_count_above() {
 	local a b at
 	a=$(new_id)
 	b=$(new_id)
-	run_piped "$a"
-	wait_lines "$a" 3
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_success
-	wait_reader_done "$a"
+	piped_checkpoint "$a"
 	at=$(tail -n 1 "$data/log")
 
 	run restore_piped "$b"
@@ -895,11 +898,7 @@ wait_tty_count_above() {
 	local a b
 	a=$(new_id)
 	b=$(new_id)
-	run_piped "$a"
-	wait_lines "$a" 3
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_success
-	wait_reader_done "$a"
+	piped_checkpoint "$a"
 	start_reader "$b"
 	local rc=0
 	stasis restore --image-path "$IMG" --bundle "$BUNDLE" "$b" \
