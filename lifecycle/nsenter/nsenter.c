@@ -192,6 +192,14 @@ __attribute__((constructor)) static void stasis_nsenter(void)
 	if (sockfd <= 2)
 		return;
 
+	// Until it execs the user's program, this process (and the init it
+	// clones) holds fds into the host: the protocol socket, the sealed
+	// binary. Non-dumpable, a container process cannot ptrace it or open
+	// its /proc files to take them (runc does the same for
+	// CVE-2016-9962). execve makes the user's program dumpable again.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("prctl(PR_SET_DUMPABLE)");
+
 	char payload[MAX_PAYLOAD];
 	uint32_t len, flags = 0;
 	int joined_user = 0;

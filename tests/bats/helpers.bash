@@ -413,6 +413,22 @@ start_ns_holder() {
 	return 1
 }
 
+# ---------------------------------------------------------------- user namespaces
+
+# userns_bundle: make the bundle usable by container root = host uid 100000:
+# map 0 -> 100000 (65536 ids), chown the rootfs, let that uid reach it.
+userns_bundle() {
+	update_config '.linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	chown -R 100000:100000 "$ROOTFS"
+	# bats's temp dirs are 0700: let the mapped root traverse them
+	local d=$BUNDLE
+	while [ "$d" != / ] && [ "$d" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
+		chmod o+x "$d"
+		d=$(dirname "$d")
+	done
+}
+
 # ---------------------------------------------------------------- terminals
 
 # start_recvtty SOCKET [recvtty flags...]: run recvtty in the background,

@@ -19,20 +19,6 @@ ns_of_output() {
 	awk -v t="$1" '$1 == t {print $2}' <<<"$output"
 }
 
-# userns_bundle: make the bundle usable by container root = host uid 100000:
-# map 0 -> 100000 (65536 ids), chown the rootfs, let that uid reach it.
-userns_bundle() {
-	update_config '.linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
-	chown -R 100000:100000 "$ROOTFS"
-	# bats's temp dirs are 0700: let the mapped root traverse them
-	local d=$BUNDLE
-	while [ "$d" != / ] && [ "$d" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
-		chmod o+x "$d"
-		d=$(dirname "$d")
-	done
-}
-
 @test "default namespaces (pid mount ipc uts net) are new" {
 	setup_bundle sh -c "$NS_REPORT"
 	run_in_container sh -c "$NS_REPORT"

@@ -99,3 +99,25 @@ load helpers
 	assert_success
 	assert_output_not_contains "$STASIS_ROOT"
 }
+
+@test "until it execs the user's program the init cannot be ptraced or read from the container (non-dumpable)" {
+	stasis_only "runc has the same protection; its /proc ownership differs"
+	setup_bundle sleep 1000
+	# In a user namespace the container's root is host uid 100000: the
+	# /proc files of a dumpable process of it belong to 100000, those of a
+	# non-dumpable one to the host's root.
+	update_config '.linux.namespaces += [{"type": "user"}]'
+	userns_bundle
+	local id pid
+	id=$(new_id)
+	create_container "$id"
+	pid=$(container_pid "$id")
+	assert_equal "$(stat -c %u "/proc/$pid/fd")" 0 "owner of the created init's /proc files"
+	stasis start "$id"
+	wait_for_status "$id" running
+	for _ in $(seq 50); do
+		[ "$(stat -c %u "/proc/$pid/fd")" = 100000 ] && break
+		sleep 0.05
+	done
+	assert_equal "$(stat -c %u "/proc/$pid/fd")" 100000 "owner once the user's program runs"
+}
