@@ -27,11 +27,11 @@ all: build
 build:
 	go build $(GOFLAGS_BUILD) -o stasis -ldflags "$(LDFLAGS)" .
 
-# Small Go helper programs the bats suite uses (tests/cmd/*).
+# Small Go helper programs the bats suite uses (tests/cmd/*). crhelper is
+# copied into busybox rootfses by checkpoint.bats, so it must be static.
 helpers:
 	@mkdir -p build
 	go build -o build/recvtty ./tests/cmd/recvtty
-	# Copied into busybox rootfs by checkpoint.bats: must be static.
 	CGO_ENABLED=0 go build -o build/crhelper ./tests/cmd/crhelper
 
 deps:
