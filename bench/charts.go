@@ -184,20 +184,10 @@ func overheadChart(path string, res *results) error {
 	p.Y.Label.Text = "ms"
 	p.Legend.Top = true
 	p.Legend.Left = true
-	if err := crLines(p, res, func(r crRow) (float64, bool) {
-		if r.CheckpointOverhead == nil {
-			return 0, false
-		}
-		return r.CheckpointOverhead.Median, true
-	}, solid, " checkpoint"); err != nil {
+	if err := crLines(p, res, func(r crRow) (float64, bool) { return medianOf(r.CheckpointOverhead) }, solid, " checkpoint"); err != nil {
 		return err
 	}
-	if err := crLines(p, res, func(r crRow) (float64, bool) {
-		if r.RestoreOverhead == nil {
-			return 0, false
-		}
-		return r.RestoreOverhead.Median, true
-	}, dashed, " restore"); err != nil {
+	if err := crLines(p, res, func(r crRow) (float64, bool) { return medianOf(r.RestoreOverhead) }, dashed, " restore"); err != nil {
 		return err
 	}
 	if err := crLines(p, res, func(r crRow) (float64, bool) {
@@ -224,4 +214,12 @@ func overheadChart(path string, res *results) error {
 	p.Y.Max *= 1.4 // room for the legend
 	p.Add(plotter.NewGrid())
 	return p.Save(20*vg.Centimeter, 13*vg.Centimeter, path)
+}
+
+// medianOf is s's median, or false for a figure that was not measured.
+func medianOf(s *Stat) (float64, bool) {
+	if s == nil {
+		return 0, false
+	}
+	return s.Median, true
 }

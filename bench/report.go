@@ -337,44 +337,14 @@ func (res *results) checkTargets() {
 		}
 	}
 	if len(res.CR) > 0 {
-		var worst float64 = math.Inf(-1)
-		var where string
-		have := false
-		for _, row := range res.CR {
-			if row.Runner != "stasis" {
-				continue
-			}
-			for op, s := range map[string]*Stat{"checkpoint": row.CheckpointOverhead, "restore": row.RestoreOverhead} {
-				if s != nil && s.valid() {
-					have = true
-					if s.Median > worst {
-						worst, where = s.Median, fmt.Sprintf("%s at %d MiB", op, row.SizeMiB)
-					}
-				}
-			}
-		}
-		if have {
+		if worst, where, ok := worstStasis(res.CR, func(r crRow) (*Stat, *Stat) { return r.CheckpointOverhead, r.RestoreOverhead }); ok {
 			res.Targets = append(res.Targets, target{
 				What:     "stasis checkpoint/restore overhead over raw CRIU ≤ 10 ms at every size",
 				Measured: fmt.Sprintf("worst %+.1f ms (%s)", worst, where), Met: worst <= 10,
 			})
 		}
 		// Informative: the part of that overhead spent outside CRIU.
-		worst, where, have = math.Inf(-1), "", false
-		for _, row := range res.CR {
-			if row.Runner != "stasis" {
-				continue
-			}
-			for op, s := range map[string]*Stat{"checkpoint": row.CheckpointOwn, "restore": row.RestoreOwn} {
-				if s != nil && s.valid() {
-					have = true
-					if s.Median > worst {
-						worst, where = s.Median, fmt.Sprintf("%s at %d MiB", op, row.SizeMiB)
-					}
-				}
-			}
-		}
-		if have {
+		if worst, where, ok := worstStasis(res.CR, func(r crRow) (*Stat, *Stat) { return r.CheckpointOwn, r.RestoreOwn }); ok {
 			res.Targets = append(res.Targets, target{
 				What:     "(the same, counting only stasis's time outside CRIU's log, minus raw CRIU's start-up) ≤ 10 ms",
 				Measured: fmt.Sprintf("worst %+.1f ms (%s)", worst, where), Met: worst <= 10,
@@ -406,4 +376,26 @@ func report(cfg *config, res *results) error {
 	}
 	progress("wrote %s: results.md, results.json, %s", cfg.out, strings.Join(files, ", "))
 	return nil
+}
+
+// worstStasis is the largest median over stasis's rows of the checkpoint
+// and restore figures pick returns, and where it was; false when none is
+// valid.
+func worstStasis(rows []crRow, pick func(crRow) (ckpt, restore *Stat)) (worst float64, where string, ok bool) {
+	worst = math.Inf(-1)
+	for _, row := range rows {
+		if row.Runner != "stasis" {
+			continue
+		}
+		c, r := pick(row)
+		for _, f := range []struct {
+			op string
+			s  *Stat
+		}{{"checkpoint", c}, {"restore", r}} {
+			if f.s != nil && f.s.valid() && f.s.Median > worst {
+				worst, where, ok = f.s.Median, fmt.Sprintf("%s at %d MiB", f.op, row.SizeMiB), true
+			}
+		}
+	}
+	return worst, where, ok
 }
