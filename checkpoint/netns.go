@@ -89,9 +89,13 @@ func hasCap(procRoot string, pid, bit int) bool {
 	return true
 }
 
-// loopbackUpIn brings lo up in the network namespace of pid, from a
-// thread that enters it and is then thrown away (never unlocked).
-func loopbackUpIn(pid int) error {
+// loopbackUpIn brings lo up in the network namespace of pid.
+func loopbackUpIn(pid int) error { return inNetNS(pid, lifecycle.LoopbackUp) }
+
+// inNetNS runs fn on a thread moved into the network namespace of pid.
+// That thread is never unlocked: Go discards it instead of reusing it in
+// the wrong namespace.
+func inNetNS(pid int, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -102,10 +106,10 @@ func loopbackUpIn(pid int) error {
 		}
 		defer ns.Close()
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("enter the restored network namespace: %w", err)
+			errc <- fmt.Errorf("enter the network namespace of %d: %w", pid, err)
 			return
 		}
-		errc <- lifecycle.LoopbackUp()
+		errc <- fn()
 	}()
 	return <-errc
 }

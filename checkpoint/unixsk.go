@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,32 +21,13 @@ type unixSock struct {
 // to its peer and type, from the kernel's sock_diag: /proc shows no
 // peers, and a socket connected outside the container is the classic
 // reason CRIU refuses a dump (--ext-unix-sk).
-func unixPeers(pid int) (map[uint32]unixSock, error) {
-	type result struct {
-		peers map[uint32]unixSock
-		err   error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		// The netlink socket answers for the namespace it was made in, so
-		// it is made on a thread moved into the container's. That thread
-		// is never unlocked: Go discards it instead of reusing it.
-		runtime.LockOSThread()
-		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer ns.Close()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("enter the container's network namespace: %w", err)}
-			return
-		}
-		peers, err := dumpUnixPeers()
-		ch <- result{peers, err}
-	}()
-	r := <-ch
-	return r.peers, r.err
+func unixPeers(pid int) (peers map[uint32]unixSock, err error) {
+	// The netlink socket answers for the namespace it was made in.
+	err = inNetNS(pid, func() (err error) {
+		peers, err = dumpUnixPeers()
+		return err
+	})
+	return peers, err
 }
 
 const (
