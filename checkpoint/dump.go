@@ -44,16 +44,11 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 			err = fmt.Errorf("checkpoint %s: %w", id, err)
 		}
 	}()
-	c, err := store.Get(id)
+	c, err := checkpointable(store, id)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	switch s := c.Status(); s {
-	case lifecycle.Running, lifecycle.Paused:
-	default:
-		return nil, fmt.Errorf("%w: cannot checkpoint a %s container", lifecycle.ErrWrongState, s)
-	}
 	st := c.State()
 	sp := st.Config
 
@@ -214,21 +209,31 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 // DryRun works out what checkpointing container id would do, without
 // freezing it (`checkpoint --dry-run`).
 func DryRun(store *lifecycle.Store, id string, o *Options) (*Plan, error) {
-	c, err := store.Get(id)
+	c, err := checkpointable(store, id)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", id, err)
 	}
 	defer c.Close()
-	switch s := c.Status(); s {
-	case lifecycle.Running, lifecycle.Paused:
-	default:
-		return nil, fmt.Errorf("checkpoint %s: %w: cannot checkpoint a %s container", id, lifecycle.ErrWrongState, s)
-	}
 	p, err := planFor(c, o)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", id, err)
 	}
 	return p, nil
+}
+
+// checkpointable locks container id, which must be running or paused.
+func checkpointable(store *lifecycle.Store, id string) (*lifecycle.Container, error) {
+	c, err := store.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	switch s := c.Status(); s {
+	case lifecycle.Running, lifecycle.Paused:
+		return c, nil
+	default:
+		c.Close()
+		return nil, fmt.Errorf("%w: cannot checkpoint a %s container", lifecycle.ErrWrongState, s)
+	}
 }
 
 func planFor(c *lifecycle.Container, o *Options) (*Plan, error) {
