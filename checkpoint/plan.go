@@ -87,9 +87,14 @@ func makePlan(in planInput) (*Plan, error) {
 	// only what CRIU will see.
 	var tree []int
 	for _, pid := range in.pids {
-		if descendsFrom(in.procRoot, pid, in.initPid) {
+		inTree, known := descendsFrom(in.procRoot, pid, in.initPid)
+		switch {
+		case !known:
+			// It exited while we looked (a short-lived child): nothing
+			// to check, nothing to warn about.
+		case inTree:
 			tree = append(tree, pid)
-		} else {
+		default:
 			p.Warnings = append(p.Warnings, fmt.Sprintf("pid %d (%s) runs in the container but outside its init's process tree (an exec'd process?): CRIU does not checkpoint it; it ends with the container", pid, comm(in.procRoot, pid)))
 		}
 	}
@@ -318,28 +323,34 @@ func (p *Plan) String() string {
 }
 
 // descendsFrom: pid is root or one of its descendants (following PPid).
-func descendsFrom(procRoot string, pid, root int) bool {
+// known is false when the chain could not be read: a process on it
+// exited meanwhile.
+func descendsFrom(procRoot string, pid, root int) (in, known bool) {
 	for i := 0; i < 4096 && pid > 1; i++ {
 		if pid == root {
-			return true
+			return true, true
 		}
-		pid = ppid(procRoot, pid)
+		parent, ok := ppid(procRoot, pid)
+		if !ok {
+			return false, false
+		}
+		pid = parent
 	}
-	return pid == root
+	return pid == root, true
 }
 
-func ppid(procRoot string, pid int) int {
+func ppid(procRoot string, pid int) (int, bool) {
 	data, err := os.ReadFile(fmt.Sprintf("%s/%d/status", procRoot, pid))
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			return n, err == nil
 		}
 	}
-	return 0
+	return 0, false
 }
 
 func comm(procRoot string, pid int) string {

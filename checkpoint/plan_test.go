@@ -235,7 +235,16 @@ func TestPlanWarnsAboutProcessesOutsideTheInitsTree(t *testing.T) {
 	if len(plan.Warnings) != 1 || !strings.Contains(plan.Warnings[0], "pid 12") {
 		t.Fatalf("warnings %v, want one about pid 12", plan.Warnings)
 	}
-	if !descendsFrom(proc, 11, 10) || descendsFrom(proc, 12, 10) {
-		t.Fatal("descendsFrom")
+	if in, known := descendsFrom(proc, 11, 10); !in || !known {
+		t.Fatal("pid 11 is a child of the init")
+	}
+	if in, known := descendsFrom(proc, 12, 10); in || !known {
+		t.Fatal("pid 12 is outside the tree")
+	}
+	// A process that exited while we looked is neither in the tree nor
+	// warned about.
+	in.pids = append(in.pids, 13)
+	if plan, _ = makePlan(in); len(plan.Warnings) != 1 {
+		t.Fatalf("warnings %v: a vanished pid 13 must not be one", plan.Warnings)
 	}
 }
