@@ -119,6 +119,7 @@ func setupLogging(c *cli.Context) error {
 	defer func() {
 		warn := func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }
 		cgroupmgr.Warn, lifecycle.Warn = warn, warn
+		lifecycle.Debug = func(format string, args ...any) { logger.Debug(fmt.Sprintf(format, args...)) }
 	}()
 	switch c.String("log-format") {
 	case "json":

@@ -106,6 +106,9 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
+	if err := checkExistingCgroup(cg); err != nil {
+		return nil, err
+	}
 
 	named := namedFds{}
 	named.add(envFifoFd, fifo)
@@ -176,4 +179,26 @@ func WritePidFile(path string, pid int) error {
 		return err
 	}
 	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// checkExistingCgroup looks at a cgroup that exists before the container
+// does (a cgroupsPath shared with another container, or made by hand), as
+// runc does: processes already in it get a warning, and a frozen one is
+// refused, since the init would stop inside it and create would hang.
+func checkExistingCgroup(cg cgroupmgr.Manager) error {
+	frozen, err := cg.Frozen()
+	if err != nil && !errors.Is(err, cgroupmgr.ErrNotFound) {
+		return fmt.Errorf("read cgroup freezer state: %w", err)
+	}
+	if frozen {
+		return errors.New("container's cgroup unexpectedly frozen: thaw it (freezer.state THAWED or cgroup.freeze 0) or use another cgroupsPath")
+	}
+	pids, err := cg.Pids()
+	if err != nil && !errors.Is(err, cgroupmgr.ErrNotFound) {
+		return fmt.Errorf("list processes in the container's cgroup: %w", err)
+	}
+	if len(pids) > 0 {
+		Warn("container's cgroup is not empty: %d process(es) found", len(pids))
+	}
+	return nil
 }

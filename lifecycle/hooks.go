@@ -16,6 +16,9 @@ import (
 // the operation (poststart and poststop hook failures). main wires it.
 var Warn = func(format string, args ...any) {}
 
+// Debug receives the steps of the protocol for --debug; main wires it.
+var Debug = func(format string, args ...any) {}
+
 // Where each hook kind runs (runtime spec, config.md "POSIX-platform Hooks"):
 //
 //	prestart, createRuntime  parent, runtime namespaces, after the mounts, before pivot_root

@@ -131,21 +131,28 @@ func switchUser(p *specs.Process) error {
 		return fmt.Errorf("clear keep-caps: %w", err)
 	}
 	caps.Clear(capability.CAPS | capability.AMBIENT)
-	for _, which := range []capability.CapType{capability.EFFECTIVE, capability.PERMITTED, capability.INHERITABLE, capability.AMBIENT} {
+	for _, which := range []capability.CapType{capability.EFFECTIVE, capability.PERMITTED, capability.INHERITABLE} {
 		caps.Set(which, sets[which]...)
 	}
 	if err := caps.Apply(capability.CAPS); err != nil {
 		return fmt.Errorf("set capabilities: %w", err)
 	}
-	if len(sets[capability.AMBIENT]) > 0 {
-		if err := caps.Apply(capability.AMBIENT); err != nil {
-			return fmt.Errorf("set ambient capabilities: %w", err)
-		}
-	}
+	raiseAmbient(sets[capability.AMBIENT])
 	if u.Umask != nil {
 		syscall.Umask(int(*u.Umask))
 	}
 	return nil
+}
+
+// raiseAmbient raises each ambient capability the kernel lets us raise.
+// The kernel refuses one that is not both permitted and inheritable, and
+// `runc spec`'s default config lists ambient capabilities with no
+// inheritable set: runc ignores the refusal and the process simply runs
+// without them, so a failure here is not an error either.
+func raiseAmbient(caps []capability.Cap) {
+	for _, c := range caps {
+		_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0)
+	}
 }
 
 // canSetgroups: in a user namespace whose setgroups is "deny", setgroups

@@ -94,6 +94,9 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		}
 	}
 
+	// The debug lines use runc's words for the same steps, so people and
+	// tests reading runc's --debug output find them in ours.
+	Debug("nsexec container setup: stage 0 is pid %d", cmd.Process.Pid)
 	pid, err := o.boot.run(parentSock)
 	werr := cmd.Wait()
 	stage0Done = true
@@ -112,6 +115,7 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 	if err := json.NewEncoder(parentSock).Encode(o.msg); err != nil {
 		return 0, fmt.Errorf("send config to init: %w", err)
 	}
+	Debug("child process in init(): pid %d has its config", pid)
 	dec := json.NewDecoder(parentSock)
 	for {
 		var status msgStatus
@@ -120,6 +124,7 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		}
 		switch {
 		case status.Ready:
+			Debug("init: closing the pipe to signal completion: pid %d is ready", pid)
 			return pid, nil
 		case status.Hooks:
 			reply := msgHooksDone{}

@@ -8,8 +8,12 @@ pkgs=(
 	# build and test
 	gcc make pkg-config libseccomp-dev bats busybox-static jq
 	iptables iproute2 util-linux procps xz-utils patch git ca-certificates
+	# the conformance suites (make conformance): runc-bats.sh needs these too
+	gawk file python3
 	# CRIU's build dependencies (scripts/install-criu.sh)
-	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libnl-3-dev
+	# libprotobuf-dev ships google/protobuf/descriptor.proto, which CRIU's
+	# images/Makefile compiles; --no-install-recommends does not pull it in.
+	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libnl-3-dev
 	libnet1-dev libcap-dev libbsd-dev libgnutls28-dev libnftables-dev
 	uuid-dev python3-protobuf
 )
@@ -32,6 +36,23 @@ else
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Files CRIU's build reads directly, each with the package that ships it, so
+# a half-installed machine fails here with a name rather than deep in make.
+build_inputs=(
+	/usr/include/google/protobuf/descriptor.proto:libprotobuf-dev
+	/usr/include/protobuf-c/protobuf-c.h:libprotobuf-c-dev
+	/usr/include/libnl3/netlink/netlink.h:libnl-3-dev
+	/usr/include/sys/capability.h:libcap-dev
+	/usr/include/seccomp.h:libseccomp-dev
+)
+for entry in "${build_inputs[@]}"; do
+	f=${entry%%:*} pkg=${entry##*:}
+	if [ ! -e "$f" ]; then
+		echo "install-deps: $f is missing: install the Debian package $pkg (apt-get install $pkg)" >&2
+		exit 1
+	fi
+done
 
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	echo "install-deps: Go not found (expected on PATH or at /usr/local/go/bin/go)" >&2
