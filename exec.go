@@ -34,62 +34,96 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile (accepted, not applied)"},
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stdio to the process"},
-		&cli.StringFlag{Name: "cgroup", Usage: "sub-cgroup to join (not supported yet)"},
-		&cli.BoolFlag{Name: "ignore-paused", Usage: "accepted for compatibility"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run in an existing sub-cgroup: [controller[,controller]:]path (repeatable)"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container (the process stays frozen until resume)"},
 	},
-	Action: func(c *cli.Context) error {
-		id, err := containerID(c)
+	// runc's exec exits 255 when the runtime fails (not the process), and
+	// shims and tests tell the two apart by it.
+	Action: func(c *cli.Context) error { return exitCode(execAction(c), 255) },
+}
+
+func execAction(c *cli.Context) error {
+	id, err := containerID(c)
+	if err != nil {
+		return err
+	}
+	subCgroups, err := parseSubCgroups(c.StringSlice("cgroup"))
+	if err != nil {
+		return opError("exec", id, err)
+	}
+	sigs := make(chan os.Signal, 64)
+	if !c.Bool("detach") {
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	var pid int
+	var tty *ttyProxy
+	err = onContainer(c, id, "exec", func(ctr *lifecycle.Container) error {
+		proc, err := execProcess(c, ctr.State().Config.Process)
 		if err != nil {
 			return err
 		}
-		if c.IsSet("cgroup") {
-			return opError("exec", id, errors.New("--cgroup is not supported yet"))
+		opts := lifecycle.ExecOpts{
+			Process: proc, PidFile: c.String("pid-file"), PreserveFds: c.Int("preserve-fds"),
+			SubCgroups: subCgroups, IgnorePaused: c.Bool("ignore-paused"),
 		}
-		sigs := make(chan os.Signal, 64)
-		if !c.Bool("detach") {
-			signal.Notify(sigs)
-			defer signal.Stop(sigs)
-		}
-		var pid int
-		var tty *ttyProxy
-		err = onContainer(c, id, "exec", func(ctr *lifecycle.Container) error {
-			proc, err := execProcess(c, ctr.State().Config.Process)
-			if err != nil {
-				return err
-			}
-			opts := lifecycle.ExecOpts{Process: proc, PidFile: c.String("pid-file"), PreserveFds: c.Int("preserve-fds")}
-			console, t, err := consoleFor(proc.Terminal, c.String("console-socket"), c.Bool("detach"))
-			if err != nil {
-				return err
-			}
-			if console != nil {
-				defer console.Close()
-			}
-			opts.Console, tty = console, t
-			pid, err = ctr.Exec(opts)
-			return err
-		})
+		console, t, err := consoleFor(proc.Terminal, c.String("console-socket"), c.Bool("detach"))
 		if err != nil {
-			if tty != nil {
-				tty.Close()
-			}
 			return err
 		}
-		if c.Bool("detach") {
-			return nil
+		if console != nil {
+			defer console.Close()
 		}
-		if tty != nil {
-			if err := tty.Start(); err != nil {
-				return opError("exec", id, err)
-			}
-			defer tty.Close()
-		}
-		code := waitForward(pid, sigs)
+		opts.Console, tty = console, t
+		pid, err = ctr.Exec(opts)
+		return err
+	})
+	if err != nil {
 		if tty != nil {
 			tty.Close()
 		}
-		return cli.Exit("", code)
-	},
+		return err
+	}
+	if c.Bool("detach") {
+		return nil
+	}
+	if tty != nil {
+		if err := tty.Start(); err != nil {
+			return opError("exec", id, err)
+		}
+		defer tty.Close()
+	}
+	code := waitForward(pid, sigs)
+	if tty != nil {
+		tty.Close()
+	}
+	return cli.Exit("", code)
+}
+
+// parseSubCgroups reads exec --cgroup values as runc does: one bare path
+// for every hierarchy, or controller[,controller]:path entries.
+func parseSubCgroups(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(args))
+	for _, a := range args {
+		ctrls, path, found := strings.Cut(a, ":")
+		if !found {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("invalid --cgroup %q: with several --cgroup flags each needs a controller: prefix", a)
+			}
+			out[""] = a
+			continue
+		}
+		if strings.Contains(path, ":") || ctrls == "" {
+			return nil, fmt.Errorf("invalid --cgroup %q: want [controller[,controller]:]path", a)
+		}
+		for _, ctrl := range strings.Split(ctrls, ",") {
+			out[ctrl] = path
+		}
+	}
+	return out, nil
 }
 
 // execProcess builds the process to run: the --process JSON as given, or

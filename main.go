@@ -169,3 +169,23 @@ func checkArgs(c *cli.Context, min, max int) error {
 	}
 	return nil
 }
+
+// exitCode gives a command's failure runc's exit code for it (exec's 255)
+// while keeping the message; an exit the command chose itself (the
+// process's status) passes through.
+func exitCode(err error, code int) error {
+	var ec cli.ExitCoder
+	if err == nil || errors.As(err, &ec) {
+		return err
+	}
+	return &codedError{err: err, code: code}
+}
+
+type codedError struct {
+	err  error
+	code int
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+func (e *codedError) ExitCode() int { return e.code }

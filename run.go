@@ -17,6 +17,7 @@ var runCommand = &cli.Command{
 	ArgsUsage: "<container-id>",
 	Flags: append([]cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the container to exit"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits (foreground only)"},
 	}, createFlags...),
 	Action: func(c *cli.Context) error {
 		// Catch signals before the container exists, so none is lost
@@ -36,6 +37,9 @@ var runCommand = &cli.Command{
 				return err
 			}
 			tty, foreground = t, t.theirs
+		}
+		if c.Bool("keep") && c.Bool("detach") {
+			return fmt.Errorf("run: --keep and --detach cannot be used together")
 		}
 		ctr, err := createWithConsole(c, foreground)
 		if err != nil {
@@ -69,11 +73,14 @@ var runCommand = &cli.Command{
 
 // finishForeground is the end of a foreground run or restore: wait for the
 // container's init, put the terminal back, delete the container (as runc
-// does) and exit with the init's exit code.
+// does, unless --keep) and exit with the init's exit code.
 func finishForeground(c *cli.Context, id string, pid int, sigs chan os.Signal, tty *ttyProxy) error {
 	code := waitForward(pid, sigs)
 	if tty != nil {
 		tty.Close()
+	}
+	if c.Bool("keep") {
+		return cli.Exit("", code)
 	}
 	if err := onContainer(c, id, "delete", func(ctr *lifecycle.Container) error { return ctr.Delete(true) }); err != nil {
 		reportError(err)

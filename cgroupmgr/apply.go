@@ -305,3 +305,54 @@ func rmdirRetry(dir string, deadline time.Time) error {
 		delay = min(delay*2, 100*time.Millisecond)
 	}
 }
+
+// EnterSub moves pid into sub-cgroups of the container's cgroups, as
+// `exec --cgroup` asks: sub maps a controller ("memory", "cpu", or "" for
+// every hierarchy) to a path relative to the container's cgroup in it.
+// A path that climbs out of the container's cgroup is refused, and a
+// sub-cgroup is never created: it must exist already.
+func (m *manager) EnterSub(pid int, sub map[string]string) error {
+	targets := map[string]string{} // hierarchy dir -> target dir
+	if rel, ok := sub[""]; ok {
+		for _, dir := range m.dirs() {
+			targets[dir] = rel
+		}
+	}
+	for ctrl, rel := range sub {
+		if ctrl == "" {
+			continue
+		}
+		dir := m.Path(ctrl)
+		if dir == "" {
+			return fmt.Errorf("cgroupmgr: unknown controller %q in --cgroup %s:%s", ctrl, ctrl, rel)
+		}
+		targets[dir] = rel
+	}
+	for _, dir := range m.dirs() {
+		to := dir
+		if rel, ok := targets[dir]; ok {
+			to = filepath.Join(dir, rel)
+			if to != dir && !strings.HasPrefix(to, dir+"/") {
+				return fmt.Errorf("cgroupmgr: %s is not a sub cgroup path", rel)
+			}
+		}
+		if err := writeProcsFile(to, pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeProcsFile is writeProcs with runc's wording, which callers of
+// `exec --cgroup` match on.
+func writeProcsFile(dir string, pid int) error {
+	f := filepath.Join(dir, "cgroup.procs")
+	if err := writeProcs(dir, pid); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("cgroupmgr: adding pid %d to %s: %w", pid, f, pe.Err)
+		}
+		return err
+	}
+	return nil
+}

@@ -19,6 +19,9 @@ type Manager interface {
 	// Apply creates missing cgroup dirs (remembering which ones), then moves
 	// pid into every hierarchy.
 	Apply(pid int) error
+	// EnterSub moves pid into existing sub-cgroups of the container's
+	// (exec --cgroup): controller ("" for all) -> relative path.
+	EnterSub(pid int, sub map[string]string) error
 	// Set writes every resource in r that the host supports.
 	Set(r *specs.LinuxResources) error
 	Freeze() error

@@ -122,16 +122,19 @@ func (c *Container) Resume() error { return c.phase().Resume() }
 // OCIState is the state document `stasis state` prints: the runtime
 // spec's fields plus rootfs, created and owner, as runc prints them (pid
 // included when 0, which specs.State would omit).
+//
+// The fields are in runc's order (state and list --format json): clients
+// and tests that match the output as text rely on it.
 type OCIState struct {
 	Version     string            `json:"ociVersion"`
 	ID          string            `json:"id"`
-	Status      Status            `json:"status"`
 	Pid         int               `json:"pid"`
+	Status      Status            `json:"status"`
 	Bundle      string            `json:"bundle"`
 	Rootfs      string            `json:"rootfs"`
 	Created     time.Time         `json:"created"`
-	Owner       string            `json:"owner"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
 }
 
 // OCIState reports the container as the runtime spec describes it.

@@ -17,9 +17,15 @@ var (
 type StateError struct {
 	Op     string
 	Status Status
+	// Hint, when set, replaces the generic message with one that says
+	// what to do (in the words runc's users and tests know).
+	Hint string
 }
 
 func (e *StateError) Error() string {
+	if e.Hint != "" {
+		return e.Hint
+	}
 	return fmt.Sprintf("cannot %s a %s container", e.Op, e.Status)
 }
 

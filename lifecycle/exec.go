@@ -18,6 +18,12 @@ type ExecOpts struct {
 	// Console receives the pty master when Process.Terminal: a connection
 	// to --console-socket, or our end of a socketpair for a foreground tty.
 	Console *os.File
+	// SubCgroups (exec --cgroup) puts the process in existing sub-cgroups
+	// of the container's: controller ("" for all) -> relative path.
+	SubCgroups map[string]string
+	// IgnorePaused lets the process join a paused container; it stays
+	// frozen with the rest until resume.
+	IgnorePaused bool
 }
 
 // nsFiles names each namespace type's file under /proc/PID/ns.
@@ -33,6 +39,11 @@ var nsFiles = map[specs.LinuxNamespaceType]string{
 func (c *Container) Exec(o ExecOpts) (pid int, err error) {
 	switch s := c.Status(); s {
 	case Created, Running:
+	case Paused:
+		if !o.IgnorePaused {
+			return 0, &StateError{Op: "exec into", Status: s,
+				Hint: "cannot exec in a paused container (resume it first, or use --ignore-paused)"}
+		}
 	default:
 		return 0, refuse("exec into", s)
 	}
@@ -66,6 +77,7 @@ func (c *Container) Exec(o ExecOpts) (pid int, err error) {
 		cg:          cg,
 		preserveFds: o.PreserveFds,
 		named:       named,
+		subCgroups:  o.SubCgroups,
 		msg: msgConfig{
 			ID: c.ID(), Spec: c.st.Config, Exec: o.Process, PreserveFds: o.PreserveFds,
 		},

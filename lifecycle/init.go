@@ -237,11 +237,24 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*
 			return nil, err
 		}
 	}
+	// The cwd is entered while still root with every capability, so a
+	// process with uid 0 but no CAP_DAC_OVERRIDE still starts in a dir
+	// only root may enter; one the runtime's root may not enter (a
+	// volume chowned to the container's user, root squashed) is tried
+	// again as the user. runc does the same.
+	chdirLater := false
+	if err := os.Chdir(proc.Cwd); errors.Is(err, os.ErrPermission) {
+		chdirLater = true
+	} else if err != nil {
+		return nil, fmt.Errorf("chdir to cwd %q: %w", proc.Cwd, err)
+	}
 	if err := switchUser(proc); err != nil {
 		return nil, err
 	}
-	if err := os.Chdir(proc.Cwd); err != nil {
-		return nil, fmt.Errorf("chdir to cwd %q: %w", proc.Cwd, err)
+	if chdirLater {
+		if err := os.Chdir(proc.Cwd); err != nil {
+			return nil, fmt.Errorf("chdir to cwd %q: %w", proc.Cwd, err)
+		}
 	}
 	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -22,6 +22,7 @@ type spawnOpts struct {
 	boot        *bootstrap
 	cg          cgroupmgr.Manager
 	resources   *specs.LinuxResources // set after Apply (create only)
+	subCgroups  map[string]string     // exec --cgroup: join these instead
 	preserveFds int
 	named       namedFds // the caller's named fds (fifo, console)
 	stdio       [3]*os.File
@@ -85,7 +86,11 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 
 	// Step 2: stage 0 joins the cgroup, so the namespaces it creates
 	// (cgroup included) and the process it clones start inside it.
-	if err := o.cg.Apply(cmd.Process.Pid); err != nil {
+	if o.subCgroups != nil {
+		if err := o.cg.EnterSub(cmd.Process.Pid, o.subCgroups); err != nil {
+			return 0, fmt.Errorf("cgroup: %w", err)
+		}
+	} else if err := o.cg.Apply(cmd.Process.Pid); err != nil {
 		return 0, fmt.Errorf("cgroup: %w", err)
 	}
 	if o.resources != nil {

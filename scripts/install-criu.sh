@@ -6,6 +6,7 @@
 #    `criu check`: done.
 # 2. Otherwise a `criu` elsewhere on PATH (a newer distro's) that passes
 #    `criu check` is used.
+# A criu "passes" when `criu check` does and a test dump finishes (criu_ok).
 # 3. Otherwise build CRIU 4.1.1 from the tarball in shared/ (../shared/criu
 #    relative to the repo root, or $CRIU_TARBALL), verify its sha256, apply
 #    scripts/criu-patches/*.patch (backports of upstream fixes this kernel
@@ -22,10 +23,27 @@ TARBALL=${CRIU_TARBALL:-$repo_root/../shared/criu/criu_${CRIU_VERSION}.orig.tar.
 BUILD_DIR=${CRIU_BUILD_DIR:-/var/cache/stasis/criu-build}
 PATCHES=("$repo_root"/scripts/criu-patches/*.patch)
 
-criu_ok() { # criu_ok BINARY: does `criu check` pass?
+criu_ok() { # criu_ok BINARY: does `criu check` pass, and does a real dump finish?
 	local out
 	out=$("$1" check 2>&1) || return 1
-	grep -q "Looks good" <<<"$out"
+	grep -q "Looks good" <<<"$out" || return 1
+	criu_dumps "$1"
+}
+
+# criu_dumps BINARY: `criu check` can pass where a dump hangs (a hypervisor
+# that drops hardware-breakpoint traps), so dump a sleeping process for
+# real, leaving it running, under a timeout.
+criu_dumps() {
+	local dir pid rc=0
+	dir=$(mktemp -d)
+	setsid sleep 60 </dev/null >/dev/null 2>&1 &
+	pid=$!
+	timeout 30 "$1" dump -t "$pid" -D "$dir" -o dump.log --leave-running --file-locks >/dev/null 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || echo "install-criu: $1: a test dump of a sleeping process failed (exit $rc$([ "$rc" -eq 124 ] && echo ', hung')); log: $dir/dump.log" >&2
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	[ "$rc" -ne 0 ] || rm -rf "$dir"
+	return "$rc"
 }
 
 # What our build is made of: the source's checksum and the patches'.
@@ -93,6 +111,10 @@ install -D -m 0755 "$src/criu/criu" "$DEST"
 if ! out=$("$DEST" check 2>&1) || ! grep -q "Looks good" <<<"$out"; then
 	printf '%s\n' "$out" >&2
 	echo "install-criu: $DEST was built but 'criu check' fails" >&2
+	exit 1
+fi
+if ! criu_dumps "$DEST"; then
+	echo "install-criu: $DEST was built and 'criu check' passes, but it cannot dump a process here" >&2
 	exit 1
 fi
 mkdir -p "$(dirname "$STAMP")"
