@@ -18,7 +18,7 @@ GOFLAGS_BUILD := -trimpath -tags urfave_cli_no_docs
 
 BATS_FLAGS ?=
 
-.PHONY: all build deps unit bats e2e test demo bench clean helpers
+.PHONY: all build deps unit bats e2e test demo bench clean helpers conformance
 
 all: build
 
@@ -55,6 +55,17 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) bats
 	$(MAKE) e2e
+
+# runc's integration suite and the OCI runtime-tools validation suite from
+# CONFORMANCE_DIR (default ../shared/conformance), compared with
+# tests/conformance/expected-*.txt: a test that passed there and fails now
+# fails the target. CONFORMANCE_FLAGS="--update" rewrites those files;
+# CONFORMANCE_FLAGS="runc" or "rtt" runs one suite. Not part of make test:
+# a user's clone has no ../shared.
+CONFORMANCE_DIR ?= $(CURDIR)/../shared/conformance
+conformance: deps
+	$(MAKE) build
+	CONFORMANCE_DIR=$(CONFORMANCE_DIR) STASIS=$(CURDIR)/stasis scripts/conformance.sh $(CONFORMANCE_FLAGS)
 
 # stasis vs runc (crun where it runs) and raw CRIU; writes bench/results/.
 # Not part of make test: it takes minutes and its figures are not asserted.

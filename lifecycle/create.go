@@ -106,6 +106,9 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
+	if err := checkUnifiedResources(sp, cg); err != nil {
+		return nil, err
+	}
 	if err := checkExistingCgroup(cg); err != nil {
 		return nil, err
 	}
@@ -199,6 +202,19 @@ func checkExistingCgroup(cg cgroupmgr.Manager) error {
 	}
 	if len(pids) > 0 {
 		Warn("container's cgroup is not empty: %d process(es) found", len(pids))
+	}
+	return nil
+}
+
+// checkUnifiedResources refuses linux.resources.unified on a host whose
+// controllers are v1 (a hybrid host's v2 hierarchy has none to set), with
+// runc's words: the keys are v2 file names and nothing would apply them.
+func checkUnifiedResources(sp *specs.Spec, cg cgroupmgr.Manager) error {
+	if sp.Linux == nil || sp.Linux.Resources == nil || len(sp.Linux.Resources.Unified) == 0 {
+		return nil
+	}
+	if mode := cg.State().Mode; mode != cgroupmgr.Unified {
+		return fmt.Errorf("invalid configuration: linux.resources.unified is set, but this host's cgroups are %s, not cgroup v2", mode)
 	}
 	return nil
 }

@@ -44,6 +44,9 @@ func (c *Container) Exec(o ExecOpts) (pid int, err error) {
 			return 0, &StateError{Op: "exec into", Status: s,
 				Hint: "cannot exec in a paused container (resume it first, or use --ignore-paused)"}
 		}
+		// The new process freezes as it joins the cgroup and stays so
+		// until resume, which needs this lock: let it go now.
+		c.h.Close()
 	default:
 		return 0, refuse("exec into", s)
 	}

@@ -22,7 +22,8 @@ var ErrProcMount = errors.New("mount over /proc not allowed")
 // ErrSymlinkDest rejects a proc or sysfs mount whose destination is not a
 // plain directory (e.g. a symlink): the checks above assume the mount
 // lands where its name says.
-var ErrSymlinkDest = errors.New("proc/sysfs destination must be a directory")
+// The wording is runc's, which users and tests match on.
+var ErrSymlinkDest = errors.New("must be mounted on ordinary directory (a proc or sysfs destination may not be a symlink or a file)")
 
 // lxcfsProcFiles are the /proc entries runc lets images cover (lxcfs).
 var lxcfsProcFiles = map[string]bool{

@@ -1,7 +1,9 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,6 +50,9 @@ func pivotRoot(rootfs string) error {
 // the rootfs mount is moved over "/" and chrooted into. The host's tree
 // stays mounted underneath, unreachable from the chroot.
 func moveRoot(rootfs string) error {
+	if err := hideFullProcSys(rootfs); err != nil {
+		return err
+	}
 	if err := sys.chdir(rootfs); err != nil {
 		return fmt.Errorf("chdir to rootfs %s: %w", rootfs, err)
 	}
@@ -59,6 +64,45 @@ func moveRoot(rootfs string) error {
 	}
 	if err := sys.chdir("/"); err != nil {
 		return fmt.Errorf("chdir to new root: %w", err)
+	}
+	return nil
+}
+
+// hideFullProcSys unmounts (or covers with a tmpfs) every full proc and
+// sysfs mount outside the rootfs before a --no-pivot move. The kernel
+// lets a user namespace mount a new proc or sysfs only while a fully
+// visible one exists in its mount namespace; the host's, unreachable
+// from the chroot but still there, would count, and a process in the
+// container could then mount a bare /proc (no masked paths) of its own.
+// runc does the same.
+func hideFullProcSys(rootfs string) error {
+	all, err := sys.mounts()
+	if err != nil {
+		return fmt.Errorf("--no-pivot: read mountinfo: %w", err)
+	}
+	for _, m := range all {
+		full := m.Root == "/" && (m.FSType == "proc" || m.FSType == "sysfs")
+		if !full || m.Mountpoint == rootfs || strings.HasPrefix(m.Mountpoint, rootfs+"/") {
+			continue
+		}
+		p := m.Mountpoint
+		// Slave first, so the unmount cannot propagate to the host.
+		if err := sys.mount("", p, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // under a mount already detached
+			}
+			return fmt.Errorf("--no-pivot: make %s rslave: %w", p, err)
+		}
+		err := sys.unmount(p, unix.MNT_DETACH)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("--no-pivot: detach %s: %w", p, err)
+		}
+		if err := sys.mount("tmpfs", p, "tmpfs", 0, ""); err != nil {
+			return fmt.Errorf("--no-pivot: cover %s: %w", p, err)
+		}
 	}
 	return nil
 }

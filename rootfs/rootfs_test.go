@@ -2,7 +2,9 @@ package rootfs
 
 import (
 	"errors"
+	"github.com/moby/sys/mountinfo"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -69,6 +71,39 @@ func TestPrepareNoPivotAndPropagation(t *testing.T) {
 		"mount <rootfs> / - move -",
 		"chroot .",
 		"chdir /",
+	})
+}
+
+// With --no-pivot the host's full proc and sysfs mounts stay in the
+// container's mount namespace, and the kernel would let a user namespace
+// in it mount a bare proc: they are detached before the move, and only
+// they (not partial binds, not the container's own).
+func TestNoPivotHidesFullProcAndSysfs(t *testing.T) {
+	rootfs := t.TempDir()
+	f := installFake(t, rootfs)
+	f.mounts = []*mountinfo.Info{
+		{Mountpoint: "/proc", FSType: "proc", Root: "/"},
+		{Mountpoint: "/sys", FSType: "sysfs", Root: "/"},
+		{Mountpoint: "/srv/proc-sys", FSType: "proc", Root: "/sys"},
+		{Mountpoint: rootfs + "/proc", FSType: "proc", Root: "/"},
+		{Mountpoint: "/tmp", FSType: "tmpfs", Root: "/"},
+	}
+	if err := Prepare(&Config{Spec: &specs.Spec{}, Rootfs: rootfs, NoPivot: true}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range f.calls {
+		if strings.Contains(c, "slave") && !strings.HasPrefix(c, "mount - / ") || strings.HasPrefix(c, "umount") ||
+			strings.HasPrefix(c, "mount <rootfs> / ") {
+			got = append(got, c)
+		}
+	}
+	wantCalls(t, got, []string{
+		"mount - /proc - rec|slave -",
+		"umount /proc 0x2",
+		"mount - /sys - rec|slave -",
+		"umount /sys 0x2",
+		"mount <rootfs> / - move -",
 	})
 }
 
