@@ -160,6 +160,12 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 			return nil, errors.New("--pre-dump and --parent-path need soft-dirty memory tracking, which this kernel does not offer (criu check --feature mem_dirty_track): checkpoint without them")
 		}
 	}
+	if o.LazyPages {
+		if err := lazyPagesPossible(); err != nil {
+			sw.close()
+			return nil, err
+		}
+	}
 	reqType := rpc.CriuReqType_DUMP
 	if o.PreDump {
 		reqType = rpc.CriuReqType_PRE_DUMP

@@ -53,7 +53,13 @@ type Metadata struct {
 // External is a mount whose source lies outside the container, so CRIU
 // must be told about it on dump and given its new source on restore.
 type External struct {
+	// Dest is where the mount is in the container, symlinks resolved:
+	// CRIU names mounts by that path.
 	Dest string `json:"dest"`
+	// SpecDest is a bind mount's destination as config.json spells it
+	// (it differs from Dest when it goes through a symlink in the
+	// rootfs); restore finds the bundle's mount by it.
+	SpecDest string `json:"spec_dest,omitempty"`
 	// Kind says where the restore finds its source: "bind" (the bundle's
 	// mount with this destination), "cgroup" (the new container's cgroup
 	// dir for Controller), "host" (HostPath, the same on every host).

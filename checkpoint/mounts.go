@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -30,7 +31,11 @@ func externalsOf(sp *specs.Spec, rootfs string, mounts []*mountinfo.Info) []Exte
 	}
 	for _, m := range sp.Mounts {
 		if spec.IsBind(m) {
-			add(External{Dest: filepath.Clean(m.Destination), Kind: "bind"})
+			e := External{Dest: resolveDest(rootfs, filepath.Clean(m.Destination)), Kind: "bind"}
+			if e.Dest != filepath.Clean(m.Destination) {
+				e.SpecDest = filepath.Clean(m.Destination)
+			}
+			add(e)
 		}
 	}
 	for _, mi := range mounts {
@@ -49,6 +54,21 @@ func externalsOf(sp *specs.Spec, rootfs string, mounts []*mountinfo.Info) []Exte
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Dest < out[j].Dest })
 	return out
+}
+
+// resolveDest follows the symlinks of a mount destination inside the
+// rootfs, as create did when it mounted there (a bind on /conf, where
+// /conf -> /real/conf, is mounted on /real/conf).
+func resolveDest(rootfs, dest string) string {
+	joined, err := securejoin.SecureJoin(rootfs, dest)
+	if err != nil {
+		return dest
+	}
+	rel, err := filepath.Rel(rootfs, joined)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return dest
+	}
+	return filepath.Join("/", rel)
 }
 
 // inRootfs turns a mount point as the host sees it into the container's

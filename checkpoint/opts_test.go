@@ -130,3 +130,30 @@ func TestInheritedStdio(t *testing.T) {
 		}
 	}
 }
+
+// A bind whose destination goes through a symlink in the rootfs is
+// mounted where the link leads; CRIU knows it by that path, and restore
+// finds the bundle's mount by the destination config.json gives.
+func TestExternalsOfResolvesSymlinkedBindDestination(t *testing.T) {
+	rootfs := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(rootfs, "real/conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/real/conf", filepath.Join(rootfs, "conf")); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	sp := &specs.Spec{Mounts: []specs.Mount{{Destination: "/conf", Source: src, Options: []string{"bind"}}}}
+	got := externalsOf(sp, rootfs, nil)
+	want := External{Dest: "/real/conf", SpecDest: "/conf", Kind: "bind"}
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("externals %+v, want [%+v]", got, want)
+	}
+	exts, err := restoreExternals(got, sp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exts) != 1 || exts[0] != "mnt[/real/conf]:"+src {
+		t.Errorf("restore externals %v, want [mnt[/real/conf]:%s]", exts, src)
+	}
+}

@@ -366,13 +366,17 @@ func restoreExternals(exts []External, sp *specs.Spec, cg cgroupPaths) ([]string
 		var src string
 		switch e.Kind {
 		case "bind":
+			want := e.Dest
+			if e.SpecDest != "" {
+				want = e.SpecDest
+			}
 			for _, m := range sp.Mounts {
-				if spec.IsBind(m) && filepath.Clean(m.Destination) == e.Dest {
+				if spec.IsBind(m) && filepath.Clean(m.Destination) == want {
 					src = m.Source
 				}
 			}
 			if src == "" {
-				return nil, fmt.Errorf("the checkpoint has a bind mount on %s that the bundle's config.json lacks: add it to mounts", e.Dest)
+				return nil, fmt.Errorf("the checkpoint has a bind mount on %s that the bundle's config.json lacks: add it to mounts", want)
 			}
 		case "cgroup":
 			src = cgroupSource(cg, e.Controller)
