@@ -74,6 +74,10 @@ func newApp() *cli.App {
 		Before:               setupLogging,
 		ExitErrHandler:       func(*cli.Context, error) {}, // errors are reported once, by run()
 		EnableBashCompletion: false,
+		// runc's CLI (urfave/cli v1) never splits a repeated flag's value
+		// at commas: `exec -e A=1,2` sets one variable, and
+		// `exec --cgroup cpu,cpuacct:sub` names two controllers.
+		DisableSliceFlagSeparator: true,
 		Commands: []*cli.Command{
 			specCommand,
 			createCommand,

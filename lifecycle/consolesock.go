@@ -1,10 +1,12 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,7 +32,7 @@ func DialConsole(path string) (*os.File, error) {
 			return nil, fmt.Errorf("connect to console socket %s: socket name too long", path)
 		}
 	}
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
+	conn, err := dialPatiently(addr)
 	if err != nil {
 		return nil, fmt.Errorf("connect to console socket %s: %w", path, err)
 	}
@@ -40,4 +42,23 @@ func DialConsole(path string) (*os.File, error) {
 		return nil, fmt.Errorf("console socket: %w", err)
 	}
 	return f, nil
+}
+
+// consoleWait bounds how long a console socket that does not exist yet,
+// or does not listen yet, is waited for. Clients start their receiver in
+// the background right before the runtime (runc's own test helpers do,
+// with a Python receiver slower to start than stasis is to connect); a
+// socket that never comes still fails, after this.
+var consoleWait = 2 * time.Second
+
+func dialPatiently(addr string) (*net.UnixConn, error) {
+	deadline := time.Now().Add(consoleWait)
+	for {
+		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
+		if err == nil || time.Now().After(deadline) ||
+			!(errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED)) {
+			return conn, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

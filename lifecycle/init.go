@@ -102,8 +102,10 @@ type execPlan struct {
 }
 
 // parentHooks is steps 7a-7d: ask the parent to run its hooks, then run
-// createContainer here, in the container's namespaces, before pivot_root.
-func parentHooks(conn *initConn, sp *specs.Spec) (*specs.State, error) {
+// createContainer here, in the container's namespaces, before pivot_root,
+// with the rootfs as the cwd (as runc's init has it there), so a hook may
+// name the container's files relative to it.
+func parentHooks(conn *initConn, sp *specs.Spec, rootfsPath string) (*specs.State, error) {
 	if err := conn.enc.Encode(msgStatus{Hooks: true}); err != nil {
 		return nil, fmt.Errorf("ask for hooks: %w", err)
 	}
@@ -114,8 +116,13 @@ func parentHooks(conn *initConn, sp *specs.Spec) (*specs.State, error) {
 	if done.Error != "" || done.State == nil {
 		return nil, fmt.Errorf("parent hooks failed: %s", done.Error)
 	}
-	if err := runHooks("createContainer", hooksOf(sp).CreateContainer, done.State); err != nil {
-		return nil, err
+	if hs := hooksOf(sp).CreateContainer; len(hs) > 0 {
+		if err := os.Chdir(rootfsPath); err != nil {
+			return nil, fmt.Errorf("createContainer hooks: chdir to the rootfs: %w", err)
+		}
+		if err := runHooks("createContainer", hs, done.State); err != nil {
+			return nil, err
+		}
 	}
 	return done.State, nil
 }
@@ -156,7 +163,7 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 	var hookState *specs.State
 	if sp.Hooks != nil {
 		rcfg.BeforePivot = func() (err error) {
-			hookState, err = parentHooks(conn, sp)
+			hookState, err = parentHooks(conn, sp, cfg.Rootfs)
 			return err
 		}
 	}

@@ -1,6 +1,12 @@
 package lifecycle
 
-import "golang.org/x/sys/unix"
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stasis-oci/stasis/cgroupmgr"
+)
 
 // Status is a container's OCI status.
 type Status string
@@ -95,3 +101,17 @@ type stoppedPhase struct {
 }
 
 func (p stoppedPhase) Delete(bool) error { return p.c.destroy() }
+
+// Kill --all of a stopped container reaches whatever is still in its
+// cgroup (nothing, usually, which is success), as in runc; the init alone
+// cannot be signalled, it is gone.
+func (p stoppedPhase) Kill(sig unix.Signal, all bool) error {
+	if !all {
+		return refuse("kill", p.s)
+	}
+	err := p.c.signalAll(sig)
+	if errors.Is(err, cgroupmgr.ErrNotFound) {
+		return nil
+	}
+	return err
+}

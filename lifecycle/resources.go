@@ -9,7 +9,21 @@ import (
 )
 
 // Pids lists every process of the container (from its cgroup).
+//
+// A stopped container is asked too (runc's ps answers for it): what is
+// left in its cgroup, usually nothing.
 func (c *Container) Pids() ([]int, error) {
+	if c.Status() == Stopped {
+		cg, err := c.cgroup()
+		if err != nil || cg == nil {
+			return nil, err
+		}
+		pids, err := cg.Pids()
+		if errors.Is(err, cgroupmgr.ErrNotFound) {
+			return nil, nil
+		}
+		return pids, err
+	}
 	cg, err := c.liveCgroup("list processes of")
 	if err != nil {
 		return nil, err

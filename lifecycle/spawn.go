@@ -129,7 +129,11 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		}
 		switch {
 		case status.Ready:
-			Debug("init: closing the pipe to signal completion: pid %d is ready", pid)
+			if o.msg.Exec != nil {
+				Debug("setns_init: about to exec: pid %d is ready", pid)
+			} else {
+				Debug("init: closing the pipe to signal completion: pid %d is ready", pid)
+			}
 			return pid, nil
 		case status.Hooks:
 			reply := msgHooksDone{}

@@ -13,7 +13,7 @@ func TestParseSignal(t *testing.T) {
 	ok := map[string]unix.Signal{
 		"KILL": unix.SIGKILL, "SIGKILL": unix.SIGKILL, "9": unix.SIGKILL, "sigkill": unix.SIGKILL, "kill": unix.SIGKILL,
 		"TERM": unix.SIGTERM, "15": unix.SIGTERM, "SIGHUP": unix.SIGHUP, "usr1": unix.SIGUSR1, " INT ": unix.SIGINT,
-		"SIGCHLD": unix.SIGCHLD, "WINCH": unix.SIGWINCH, "64": unix.Signal(64),
+		"SIGCHLD": unix.SIGCHLD, "WINCH": unix.SIGWINCH, "64": unix.Signal(64), "0": unix.Signal(0),
 		"RTMIN": unix.Signal(34), "SIGRTMIN+3": unix.Signal(37), "rtmax-1": unix.Signal(63), "RTMAX": unix.Signal(64),
 	}
 	for in, want := range ok {
@@ -22,7 +22,7 @@ func TestParseSignal(t *testing.T) {
 			t.Errorf("ParseSignal(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "65", "-9", "FOO", "SIGFOO", "RTMIN-1", "RTMAX+1", "RTMIN+31", "RTMIN+x", "SIG"} {
+	for _, in := range []string{"", "65", "-9", "FOO", "SIGFOO", "RTMIN-1", "RTMAX+1", "RTMIN+31", "RTMIN+x", "SIG"} {
 		_, err := ParseSignal(in)
 		if err == nil {
 			t.Errorf("ParseSignal(%q): want error", in)

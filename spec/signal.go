@@ -17,14 +17,15 @@ const (
 
 // ParseSignal accepts a signal by name or number: "KILL", "SIGKILL",
 // "sigkill", "9", and the real-time forms "RTMIN", "RTMIN+3", "RTMAX-1".
+// "0" is kill(2)'s null signal, which only checks the target exists.
 func ParseSignal(s string) (unix.Signal, error) {
 	in := strings.TrimSpace(s)
 	if in == "" {
 		return 0, fmt.Errorf("parse signal %q: empty signal", s)
 	}
 	if n, err := strconv.Atoi(in); err == nil {
-		if n < 1 || n > sigRTMax {
-			return 0, fmt.Errorf("parse signal %q: number out of range 1-%d", s, sigRTMax)
+		if n < 0 || n > sigRTMax {
+			return 0, fmt.Errorf("parse signal %q: number out of range 0-%d", s, sigRTMax)
 		}
 		return unix.Signal(n), nil
 	}
