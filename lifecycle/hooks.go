@@ -39,7 +39,9 @@ func runHooks(kind string, hs []specs.Hook, st *specs.State) error {
 	}
 	for i, h := range hs {
 		if err := runHook(h, stdin); err != nil {
-			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
+			// "error running hook" is runc's wording, which its users
+			// and tests look for.
+			return fmt.Errorf("error running hook #%d (%s hook %s): %w", i, kind, h.Path, err)
 		}
 	}
 	return nil

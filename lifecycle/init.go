@@ -44,12 +44,23 @@ func InitMain() {
 		prepare = prepareExec
 	}
 	ex, err := prepare(&cfg, conn)
+	if err == nil {
+		// From here on nothing of ours may be left behind for the user
+		// process, and create may exit without taking the init along.
+		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+	}
+	if err == nil && ex.seccomp != nil {
+		// The no_new_privs filter goes in last, yet before create
+		// returns (a filter that fails to load fails create) and before
+		// the wait for start, so that startContainer hooks run under it
+		// as in runc. It filters only what is left of ours: the ready
+		// message, the fifo, the hooks, execve.
+		err = seccomp.Load(ex.seccomp)
+	}
 	if err != nil {
 		_ = conn.enc.Encode(msgStatus{Error: err.Error()})
 		os.Exit(1)
 	}
-	// From here on nothing of ours may be left behind for the user process.
-	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
 	if err := conn.enc.Encode(msgStatus{Ready: true}); err != nil {
 		os.Exit(1)
 	}
@@ -67,14 +78,6 @@ func InitMain() {
 				fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
 				os.Exit(1)
 			}
-		}
-	}
-	// With no_new_privs the filter can be loaded unprivileged, so it comes
-	// last, filtering nothing of ours but execve (runc's order).
-	if ex.seccomp != nil {
-		if err := seccomp.Load(ex.seccomp); err != nil {
-			fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
-			os.Exit(1)
 		}
 	}
 	err = unix.Exec(ex.path, ex.args, ex.env)

@@ -80,7 +80,7 @@ hook() { # hook KIND LOGPATH: the JSON of one hook entry
 @test "a failing createRuntime hook fails create, naming the hook, and leaves nothing" {
 	update_config '.hooks = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo hook-says-no >&2; exit 3"]}]}'
 	# The message names the hook and carries what it printed.
-	assert_create_fails "createRuntime hook #0 (/bin/sh): exit status 3: hook-says-no"
+	assert_create_fails "error running hook #0 (createRuntime hook /bin/sh): exit status 3: hook-says-no"
 }
 
 @test "a failing prestart hook fails create" {
