@@ -36,7 +36,7 @@ func main() {
 
 func run(args []string) int {
 	app := newApp()
-	if err := app.Run(args); err != nil {
+	if err := app.Run(reorderArgs(app, args)); err != nil {
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) && ec.ExitCode() >= 0 && err.Error() == "" {
 			return ec.ExitCode()
@@ -193,3 +193,73 @@ type codedError struct {
 func (e *codedError) Error() string { return e.err.Error() }
 func (e *codedError) Unwrap() error { return e.err }
 func (e *codedError) ExitCode() int { return e.code }
+
+// reorderArgs lets a command's flags come after its positional arguments
+// (`stasis update ID --memory 1g`), which runc's CLI (urfave/cli v1, which
+// reorders) accepts and urfave/cli v2 does not. Flags are moved in front
+// of the first positional, each with its value; "--" ends the reordering,
+// and exec is left alone since what follows its id is the command to run
+// (runc's exec does not reorder either).
+func reorderArgs(app *cli.App, args []string) []string {
+	i := 1
+	// Skip the global flags, and the value of those that take one.
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		if f := findFlag(app.Flags, args[i]); f != nil && takesValue(f) && !strings.Contains(args[i], "=") {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return args
+	}
+	cmd := app.Command(args[i])
+	if cmd == nil || cmd.Name == "exec" {
+		return args
+	}
+	var flags, rest []string
+	tail := args[i+1:]
+	for j := 0; j < len(tail); j++ {
+		a := tail[j]
+		if a == "--" {
+			rest = append(rest, tail[j:]...)
+			break
+		}
+		f := findFlag(cmd.Flags, a)
+		if f == nil {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		if takesValue(f) && !strings.Contains(a, "=") && j+1 < len(tail) {
+			j++
+			flags = append(flags, tail[j])
+		}
+	}
+	out := append([]string{}, args[:i+1]...)
+	out = append(out, flags...)
+	return append(out, rest...)
+}
+
+// findFlag returns the flag arg names ("-d", "--detach", "--memory=1g"),
+// or nil when it names none of flags (or is not a flag at all).
+func findFlag(flags []cli.Flag, arg string) cli.Flag {
+	if !strings.HasPrefix(arg, "-") || arg == "-" {
+		return nil
+	}
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+func takesValue(f cli.Flag) bool {
+	if df, ok := f.(cli.DocGenerationFlag); ok {
+		return df.TakesValue()
+	}
+	return false
+}

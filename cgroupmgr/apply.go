@@ -37,13 +37,13 @@ func (m *manager) Apply(pid int) error {
 		if err != nil {
 			return err
 		}
-		if len(made) == 0 {
-			continue
-		}
 		if dir == m.paths["cpuset"] {
-			if err := fillCpuset(made); err != nil {
+			if err := fillCpuset(dir); err != nil {
 				return err
 			}
+		}
+		if len(made) == 0 {
+			continue
 		}
 		if m.mode == Unified && dir == m.paths[unifiedKey] {
 			if err := m.enableControllers(made); err != nil {
@@ -91,26 +91,38 @@ func (m *manager) mkdirAll(dir string) ([]string, error) {
 	return made, nil
 }
 
-// fillCpuset copies cpuset.cpus/mems from the parent into each freshly made
-// v1 cpuset dir: the kernel leaves them empty and refuses tasks (ENOSPC).
-// containerd/cgroups does this too, but it also rewrites ancestors it did
-// not create, which we must not.
-func fillCpuset(made []string) error {
-	for _, dir := range made {
+// fillCpuset copies cpuset.cpus/mems down from the nearest ancestor that
+// has them into dir and every ancestor between, where they are empty: the
+// kernel leaves a new v1 cpuset empty and refuses it tasks (ENOSPC). An
+// ancestor made by someone else (a pod cgroup made with mkdir) is filled
+// too, as runc does; an empty cpuset holds no task, so nothing that runs
+// can be disturbed by it. One that is set is never changed.
+func fillCpuset(dir string) error {
+	var chain []string // dir and its ancestors, up to the hierarchy root
+	for p := dir; ; p = filepath.Dir(p) {
+		if _, err := os.Stat(filepath.Join(p, "cpuset.cpus")); err != nil {
+			break
+		}
+		chain = append(chain, p)
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	for i := len(chain) - 2; i >= 0; i-- { // the root is never empty
 		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-			cur, err := os.ReadFile(filepath.Join(dir, f))
+			cur, err := os.ReadFile(filepath.Join(chain[i], f))
 			if err != nil {
 				return fmt.Errorf("cgroupmgr: cpuset: %w", err)
 			}
 			if len(bytes.TrimSpace(cur)) != 0 {
 				continue
 			}
-			parent, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+			parent, err := os.ReadFile(filepath.Join(chain[i+1], f))
 			if err != nil {
 				return fmt.Errorf("cgroupmgr: cpuset: %w", err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, f), bytes.TrimSpace(parent), 0); err != nil {
-				return fmt.Errorf("cgroupmgr: cpuset: copy %s from parent into %s: %w", f, dir, err)
+			if err := os.WriteFile(filepath.Join(chain[i], f), bytes.TrimSpace(parent), 0); err != nil {
+				return fmt.Errorf("cgroupmgr: cpuset: copy %s from parent into %s: %w", f, chain[i], err)
 			}
 		}
 	}

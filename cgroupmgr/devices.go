@@ -3,6 +3,7 @@ package cgroupmgr
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -50,6 +51,9 @@ func (m *manager) setDevices(rules []specs.LinuxDeviceCgroup) error {
 func v1DeviceWrites(rules []specs.LinuxDeviceCgroup) []write {
 	ws := []write{w("devices", "devices.deny", "a", explicit)}
 	for _, r := range rules {
+		if deviceAccess(r.Access) == "" {
+			continue // no access the kernel knows: the rule changes nothing
+		}
 		file := "devices.deny"
 		if r.Allow {
 			file = "devices.allow"
@@ -64,11 +68,21 @@ func deviceString(r specs.LinuxDeviceCgroup) string {
 	if typ == "" {
 		typ = "a"
 	}
-	access := r.Access
-	if access == "" {
-		access = "rwm"
+	return fmt.Sprintf("%s %s:%s %s", typ, devNum(r.Major), devNum(r.Minor), deviceAccess(r.Access))
+}
+
+// deviceAccess keeps the letters the kernel knows (r, w, m), in that
+// order and once each, as runc does: "rwa" from a hand-written config
+// would otherwise make the whole write fail with EINVAL. An empty access
+// means all three; one of unknown letters only means none.
+func deviceAccess(a string) string {
+	out := ""
+	for _, c := range "rwm" {
+		if a == "" || strings.ContainsRune(a, c) {
+			out += string(c)
+		}
 	}
-	return fmt.Sprintf("%s %s:%s %s", typ, devNum(r.Major), devNum(r.Minor), access)
+	return out // "" when a has only unknown letters
 }
 
 func devNum(n *int64) string {

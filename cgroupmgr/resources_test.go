@@ -299,3 +299,15 @@ func TestSetRefusesDevicesInForeignCgroup(t *testing.T) {
 		t.Fatalf("log %v", f.log)
 	}
 }
+
+func TestDeviceAccessKeepsKnownLetters(t *testing.T) {
+	for in, want := range map[string]string{"": "rwm", "rwm": "rwm", "rwa": "rw", "mr": "rm", "a": "", "wwr": "rw"} {
+		if got := deviceAccess(in); got != want {
+			t.Errorf("deviceAccess(%q) = %q, want %q", in, got, want)
+		}
+	}
+	ws := v1DeviceWrites([]specs.LinuxDeviceCgroup{{Allow: false, Type: "c", Major: i64(1), Minor: i64(11), Access: "rwa"}, {Allow: true, Access: "x"}})
+	if len(ws) != 2 || ws[1].value != "c 1:11 rw" {
+		t.Errorf("writes %+v, want deny-all then \"c 1:11 rw\" only", ws)
+	}
+}

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -68,6 +69,22 @@ func mountConsole(slavePath string) error {
 	f.Close()
 	if err := unix.Mount(slavePath, "/dev/console", "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("mount %s on /dev/console: %w", slavePath, err)
+	}
+	return nil
+}
+
+// ownTerminal gives the process's user its terminal (the pty slave on its
+// stdio, made by root), as runc does, so that a non-root user can control
+// it. Only the owner changes: the group is devpts's gid= option (tty).
+// A terminal whose owner is not mapped in a user namespace (EINVAL,
+// EPERM) or on a read-only /dev is left alone rather than failing.
+func ownTerminal(p *specs.Process) error {
+	if !p.Terminal || p.User.UID == 0 {
+		return nil
+	}
+	if err := unix.Fchown(0, int(p.User.UID), -1); err != nil &&
+		!errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+		return fmt.Errorf("give the terminal to uid %d: %w", p.User.UID, err)
 	}
 	return nil
 }

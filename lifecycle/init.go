@@ -258,6 +258,9 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*
 	} else if err != nil {
 		return nil, fmt.Errorf("chdir to cwd %q: %w", proc.Cwd, err)
 	}
+	if err := ownTerminal(proc); err != nil {
+		return nil, err
+	}
 	if err := switchUser(proc); err != nil {
 		return nil, err
 	}
