@@ -103,6 +103,13 @@ func mergeResources(c *cli.Context, cur *specs.LinuxResources) (*specs.LinuxReso
 		}
 		*f.dst = &v
 	}
+	// Unlimited memory with no word on swap lifts the swap limit too, as
+	// in runc: the old memory+swap limit would otherwise stay below the
+	// new memory limit, which the kernel refuses.
+	if c.IsSet("memory") && !c.IsSet("memory-swap") && r.Memory.Limit != nil && *r.Memory.Limit == -1 {
+		unlimited := int64(-1)
+		r.Memory.Swap = &unlimited
+	}
 	for _, f := range []struct {
 		name string
 		dst  **uint64

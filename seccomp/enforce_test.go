@@ -221,8 +221,13 @@ func childDocker(dir string) error {
 	_, _, keyctlErr := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_GET_KEYRING_ID, uintptr(sessionKeyring), 0)
 	_, _, clone3Err := unix.Syscall(unix.SYS_CLONE3, 0, 0, 0)
 	_, _, vsockErr := unix.Syscall(unix.SYS_SOCKET, unix.AF_VSOCK, unix.SOCK_STREAM, 0)
+	// A syscall newer than every one the profile names gets ENOSYS, not
+	// the default EPERM (enosys.go), while keyctl, older than the
+	// profile's newest, keeps the default.
+	_, _, newerErr := unix.Syscall6(1000, 0xDEADBEEF, 0xCAFEFEED, 0x1337, 0, 0, 0)
 	mountErr := unix.Mount("none", dir, "tmpfs", 0, "")
 	errs := []error{
+		expect("syscall 1000 (newer than the profile)", newerErr, unix.ENOSYS),
 		expect("unshare(CLONE_NEWUSER)", unshareErr, unix.EPERM),
 		expect("keyctl", keyctlErr, unix.EPERM),
 		expect("clone3", clone3Err, unix.ENOSYS), // errnoRet 38 makes glibc fall back to clone

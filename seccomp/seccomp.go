@@ -19,10 +19,9 @@ var ErrNotifyUnsupported = errors.New("SCMP_ACT_NOTIFY is not supported (stasis 
 // <= 2.5.4 also misbehaves with the tree and no rules at all).
 const optimizeThreshold = 32
 
-// Load builds the filter for s and loads it into the calling process. Every
-// thread gets it (libseccomp-golang sets the TSYNC attribute on each new
-// filter), so Go's other runtime threads are covered too. nil s means no
-// filter.
+// Load builds the filter for s (Prepare) and loads it into the calling
+// process. Every thread gets it (TSYNC), so Go's other runtime threads are
+// covered too. nil s means no filter.
 //
 // The no_new_privs bit is deliberately not set here: the caller decides
 // about it (process.noNewPrivileges), so loading needs CAP_SYS_ADMIN unless
@@ -31,18 +30,11 @@ func Load(s *specs.LinuxSeccomp) error {
 	if s == nil {
 		return nil
 	}
-	f, err := Build(s)
+	p, err := Prepare(s)
 	if err != nil {
 		return err
 	}
-	defer f.Release()
-	if err := f.Load(); err != nil {
-		if errors.Is(err, unix.EACCES) {
-			return fmt.Errorf("seccomp: load filter: %w (needs CAP_SYS_ADMIN or no_new_privs)", err)
-		}
-		return fmt.Errorf("seccomp: load filter: %w", err)
-	}
-	return nil
+	return p.Load()
 }
 
 // Build builds the filter for s without loading it; the caller must Release

@@ -3,6 +3,7 @@ package seccomp
 import (
 	"bytes"
 	"errors"
+	"golang.org/x/sys/unix"
 	"os"
 	"regexp"
 	"strings"
@@ -299,4 +300,48 @@ func TestNames(t *testing.T) {
 	}
 	wantErr(t, &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{rule(specs.ActErrno)}}, "syscalls[0]: names: empty")
 	wantErr(t, &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{rule(specs.ActErrno, "mkdir", "")}}, "names[1]: empty syscall name")
+}
+
+// The stub in front of libseccomp's program: its jumps must land inside
+// it or on the first instruction after it, and it must not be made for a
+// default action that lets unknown syscalls through.
+func TestEnosysStubLayout(t *testing.T) {
+	s := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno,
+		Architectures: []specs.Arch{specs.ArchX86, specs.ArchX32},
+		Syscalls:      []specs.LinuxSyscall{{Names: []string{"read", "write", "openat2"}, Action: specs.ActAllow}},
+	}
+	f, err := Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Release()
+	stub, err := enosysStub(f, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stub) == 0 {
+		t.Fatal("no stub for an ERRNO default")
+	}
+	for i, in := range stub {
+		switch {
+		case in.Code == unix.BPF_JMP|unix.BPF_JA:
+			if i+1+int(in.K) != len(stub) {
+				t.Errorf("insn %d: ja lands at %d, want %d", i, i+1+int(in.K), len(stub))
+			}
+		case in.Code&0x07 == unix.BPF_JMP:
+			for _, off := range []uint8{in.Jt, in.Jf} {
+				if i+1+int(off) > len(stub) {
+					t.Errorf("insn %d jumps to %d, past the stub's end %d", i, i+1+int(off), len(stub))
+				}
+			}
+		}
+	}
+	if last := stub[len(stub)-1]; last.Code != unix.BPF_RET|unix.BPF_K || last.K != unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
+		t.Errorf("last insn %+v, want ret ERRNO(ENOSYS)", last)
+	}
+	s.DefaultAction = specs.ActAllow
+	if stub, _ := enosysStub(f, s); stub != nil {
+		t.Errorf("stub for an ALLOW default: %d insns", len(stub))
+	}
 }
