@@ -162,7 +162,11 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 		}
 	}
 
-	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot}
+	trees, err := mountTrees()
+	if err != nil {
+		return nil, err
+	}
+	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, SourceTrees: trees}
 	var hookState *specs.State
 	if sp.Hooks != nil {
 		rcfg.BeforePivot = func() (err error) {

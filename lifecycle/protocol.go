@@ -44,6 +44,9 @@ package lifecycle
 //	_STASIS_FIFO_FD      O_PATH fd of the exec fifo (reopened for writing
 //	                     through /proc/self/fd after pivot_root)
 //	_STASIS_CONSOLE_FD   connection to --console-socket, when terminal
+//	_STASIS_MOUNT_TREE_N detached clone (open_tree) of the source of
+//	                     mounts[N], a bind, when the container has a user
+//	                     namespace (create.go openSourceTrees)
 //
 // Fds 0-2 are the container's stdio; --preserve-fds N keeps 3..3+N-1 at
 // their numbers, so the named fds come after them.
@@ -52,6 +55,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -60,7 +64,34 @@ const (
 	envInitSock = "_STASIS_INIT_SOCK"
 	envFifoFd   = "_STASIS_FIFO_FD"
 	envConsole  = "_STASIS_CONSOLE_FD"
+	// envMountTreePrefix + N names the source tree of mounts[N].
+	envMountTreePrefix = "_STASIS_MOUNT_TREE_"
 )
+
+// mountTrees takes every _STASIS_MOUNT_TREE_N fd out of the environment.
+func mountTrees() (map[int]*os.File, error) {
+	var out map[int]*os.File
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		idx, ok := strings.CutPrefix(name, envMountTreePrefix)
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(idx)
+		if err != nil || i < 0 {
+			return nil, fmt.Errorf("bad %s", name)
+		}
+		f, err := namedFd(name)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = map[int]*os.File{}
+		}
+		out[i] = f
+	}
+	return out, nil
+}
 
 // msgConfig (step 6) is everything the init needs to build the container.
 type msgConfig struct {

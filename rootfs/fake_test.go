@@ -71,6 +71,10 @@ func installFake(t *testing.T, rootfs string) *fakeSys {
 			f.record("setattr %s set=%#x clr=%#x", f.show(p), attr.Attr_set, attr.Attr_clr)
 			return nil
 		},
+		moveMount: func(fromDirfd int, _ string, toDirfd int, _ string, _ int) error {
+			f.record("move_mount %s %s", f.fdPath(fromDirfd), f.fdPath(toDirfd))
+			return nil
+		},
 		mounts: func() ([]*mountinfo.Info, error) { return f.mounts, nil },
 		readFile: func(p string) ([]byte, error) {
 			if s, ok := f.files[p]; ok {

@@ -27,6 +27,9 @@ type builder struct {
 	userns   bool // container has a user namespace: mknod is not allowed
 	newNetNS bool // container has a network namespace of its own
 	cgroupNS bool // container has a cgroup namespace of its own
+	// tree is the current bind mount's source as a detached mount tree
+	// opened by the parent (Config.SourceTrees), or nil.
+	tree *os.File
 }
 
 func newBuilder(c *Config, r *root) *builder {
@@ -81,7 +84,13 @@ func (b *builder) mountOne(m specs.Mount) error {
 // since the kernel refuses them combined with anything else.
 func (b *builder) bindMount(m specs.Mount) error {
 	o := spec.ParseMountOptions(m.Options)
-	st, err := os.Stat(m.Source)
+	var st os.FileInfo
+	var err error
+	if b.tree != nil {
+		st, err = b.tree.Stat()
+	} else {
+		st, err = os.Stat(m.Source)
+	}
 	if err != nil {
 		return fmt.Errorf("bind mount %s on %s: %w", m.Source, m.Destination, err)
 	}
@@ -89,11 +98,20 @@ func (b *builder) bindMount(m specs.Mount) error {
 	if err != nil {
 		return err
 	}
-	flags := uintptr(unix.MS_BIND)
-	if o.Recursive {
-		flags |= unix.MS_REC
+	if b.tree != nil {
+		// The parent cloned the source (recursively for rbind) as it
+		// opened it; attaching the clone needs no access to its path.
+		// The target goes by fd too: move_mount refuses a
+		// /proc/self/fd magic link as the target path (EINVAL).
+		err = sys.moveMount(int(b.tree.Fd()), "", int(target.Fd()), "",
+			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	} else {
+		flags := uintptr(unix.MS_BIND)
+		if o.Recursive {
+			flags |= unix.MS_REC
+		}
+		err = sys.mount(m.Source, procFd(target), "", flags, "")
 	}
-	err = sys.mount(m.Source, procFd(target), "", flags, "")
 	target.Close()
 	if err != nil {
 		return fmt.Errorf("bind mount %s on %s: %w", m.Source, m.Destination, err)

@@ -6,6 +6,7 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -22,6 +23,11 @@ type Config struct {
 	// before pivot_root: the runtime spec runs prestart, createRuntime
 	// and createContainer hooks exactly there.
 	BeforePivot func() error `json:"-"`
+	// SourceTrees holds, by index in Spec.Mounts, bind sources opened by
+	// the parent as detached mount trees (open_tree), for a container
+	// with a user namespace: its root may not be able to reach a source
+	// the host's root can, and a detached tree is attached by fd.
+	SourceTrees map[int]*os.File `json:"-"`
 }
 
 // ErrBadPropagation reports a linux.rootfsPropagation value we do not know.
@@ -99,11 +105,13 @@ func buildTree(c *Config) error {
 	}
 	defer r.Close()
 	b := newBuilder(c, r)
-	for _, m := range c.Spec.Mounts {
+	for i, m := range c.Spec.Mounts {
+		b.tree = c.SourceTrees[i]
 		if err := b.mountOne(m); err != nil {
 			return err
 		}
 	}
+	b.tree = nil
 	if needsDevSetup(c.Spec) {
 		return b.setupDev()
 	}

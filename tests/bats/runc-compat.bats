@@ -209,3 +209,21 @@ remove_cgroup_path() {
 	update_config '.linux.resources.unified = {"memory.min": "131072"}'
 	assert_create_fails "invalid configuration"
 }
+
+@test "a user-namespaced container binds a source its root cannot reach (opened by the host's root)" {
+	setup_bundle sh -c 'cat /mnt/a/foo.txt /mnt/b/foo.txt'
+	for n in 1 2; do
+		mkdir -p "$BATS_TEST_TMPDIR/closed-$n/dir"
+		echo "hello $n" >"$BATS_TEST_TMPDIR/closed-$n/dir/foo.txt"
+		chmod 700 "$BATS_TEST_TMPDIR/closed-$n"
+	done
+	update_config '.linux.namespaces += [{"type": "user"}]'
+	userns_bundle
+	update_config '.mounts += [{"source": $a, "destination": "/mnt/a", "options": ["bind"]},
+		              {"source": $b, "destination": "/mnt/b", "options": ["rbind"]}]' \
+		--arg a "$BATS_TEST_TMPDIR/closed-1/dir" --arg b "$BATS_TEST_TMPDIR/closed-2/dir"
+	id=$(new_id)
+	run stasis run --bundle "$BUNDLE" "$id" </dev/null
+	assert_success
+	assert_output_equals $'hello 1\nhello 2'
+}
