@@ -33,6 +33,7 @@ helpers:
 	@mkdir -p build
 	go build -o build/recvtty ./tests/cmd/recvtty
 	CGO_ENABLED=0 go build -o build/crhelper ./tests/cmd/crhelper
+	go build -o build/seccompagent ./tests/cmd/seccompagent
 
 deps:
 	scripts/install-deps.sh

@@ -155,6 +155,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 			}
 			return state, nil
 		},
+		state: func(pid int) *specs.State { return st.hookState(Creating, pid) },
 		msg: msgConfig{
 			ID: o.ID, Spec: sp, Rootfs: st.Rootfs,
 			NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFds: o.PreserveFds,

@@ -81,6 +81,7 @@ func (c *Container) Exec(o ExecOpts) (pid int, err error) {
 		preserveFds: o.PreserveFds,
 		named:       named,
 		subCgroups:  o.SubCgroups,
+		state:       func(int) *specs.State { return c.st.hookState(c.Status(), c.st.Pid) },
 		msg: msgConfig{
 			ID: c.ID(), Spec: c.st.Config, Exec: o.Process, PreserveFds: o.PreserveFds,
 		},

@@ -34,7 +34,7 @@ func InitMain() {
 		fmt.Fprintln(os.Stderr, "stasis init: not started by stasis create")
 		os.Exit(1)
 	}
-	conn := &initConn{enc: json.NewEncoder(sock), dec: json.NewDecoder(sock)}
+	conn := &initConn{sock: sock, enc: json.NewEncoder(sock), dec: json.NewDecoder(sock)}
 	var cfg msgConfig
 	if err := conn.dec.Decode(&cfg); err != nil {
 		os.Exit(1) // the parent is gone; nobody to tell
@@ -55,7 +55,7 @@ func InitMain() {
 		// the wait for start, so that startContainer hooks run under it
 		// as in runc. It filters only what is left of ours: the ready
 		// message, the fifo, the hooks, execve.
-		err = seccomp.Load(ex.seccomp)
+		err = loadSeccomp(ex.seccomp, conn)
 	}
 	if err != nil {
 		_ = conn.enc.Encode(msgStatus{Error: err.Error()})
@@ -88,8 +88,42 @@ func InitMain() {
 // initConn is the init's end of the protocol socket (one decoder for its
 // whole life: a second one would lose what the first buffered).
 type initConn struct {
-	enc *json.Encoder
-	dec *json.Decoder
+	sock *os.File // for the one message that carries an fd
+	enc  *json.Encoder
+	dec  *json.Decoder
+}
+
+// loadSeccomp loads the filter and, when it has SCMP_ACT_NOTIFY rules,
+// hands its listener to the parent at once (steps 8a-8c of protocol.go):
+// a notified syscall of ours would otherwise wait for an agent that has
+// not been told about us yet.
+func loadSeccomp(s *specs.LinuxSeccomp, conn *initConn) error {
+	p, err := seccomp.Prepare(s)
+	if err != nil {
+		return err
+	}
+	fd, err := p.Load()
+	if err != nil || fd < 0 {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := conn.enc.Encode(msgStatus{SeccompListener: true}); err != nil {
+		return fmt.Errorf("seccomp listener: %w", err)
+	}
+	var reply msgSeccompReply
+	if err := conn.dec.Decode(&reply); err != nil {
+		return fmt.Errorf("seccomp listener: %w", err)
+	}
+	if err := unix.Sendmsg(int(conn.sock.Fd()), []byte{'s'}, unix.UnixRights(fd), nil, 0); err != nil {
+		return fmt.Errorf("seccomp listener: send to the parent: %w", err)
+	}
+	if err := conn.dec.Decode(&reply); err != nil {
+		return fmt.Errorf("seccomp listener: %w", err)
+	}
+	if reply.Error != "" {
+		return errors.New(reply.Error)
+	}
+	return nil
 }
 
 // execPlan is what is left to do once the container is ready.
@@ -197,7 +231,7 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 	if err := rootfs.Finalize(rcfg); err != nil {
 		return nil, err
 	}
-	ex, err := prepareProcess(proc, sp.Linux, cfg.PreserveFds)
+	ex, err := prepareProcess(proc, sp.Linux, cfg.PreserveFds, conn)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +242,7 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 // prepareExec readies a process exec'd into a running container: it is
 // already in the container's namespaces (root and cwd come with the mount
 // namespace) and cgroup, so only its own attributes are left to set.
-func prepareExec(cfg *msgConfig, _ *initConn) (*execPlan, error) {
+func prepareExec(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	console, err := namedFd(envConsole)
 	if err != nil {
@@ -222,14 +256,14 @@ func prepareExec(cfg *msgConfig, _ *initConn) (*execPlan, error) {
 			return nil, err
 		}
 	}
-	return prepareProcess(cfg.Exec, cfg.Spec.Linux, cfg.PreserveFds)
+	return prepareProcess(cfg.Exec, cfg.Spec.Linux, cfg.PreserveFds, conn)
 }
 
 // prepareProcess sets what belongs to the process rather than the
 // container: rlimits, personality, user and capabilities, cwd,
 // no_new_privs. It resolves the executable first, while still root, so a
 // bad command fails before the process is reported ready.
-func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*execPlan, error) {
+func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, conn *initConn) (*execPlan, error) {
 	if err := setRlimits(proc.Rlimits); err != nil {
 		return nil, err
 	}
@@ -245,7 +279,7 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*
 	if linux != nil && linux.Seccomp != nil {
 		if proc.NoNewPrivileges {
 			late = linux.Seccomp
-		} else if err := seccomp.Load(linux.Seccomp); err != nil {
+		} else if err := loadSeccomp(linux.Seccomp, conn); err != nil {
 			// Without no_new_privs loading needs CAP_SYS_ADMIN: do it
 			// before the capabilities are dropped.
 			return nil, err

@@ -26,6 +26,12 @@ package lifecycle
 //	 7d   init              createContainer hooks; pivot_root; console,        init.go, initproc.go
 //	                        hostname, sysctl, lo up, rlimits, seccomp (unless
 //	                        no_new_privs), user, capabilities
+//	 8a   init -> parent    msgStatus{SeccompListener} when the filter has     init.go, spawn.go
+//	                        SCMP_ACT_NOTIFY rules (right after it is loaded)
+//	 8b   parent -> init    msgSeccompReply{}; init sends the listener fd as
+//	                        SCM_RIGHTS with one byte
+//	 8c   parent            sends the fd and the container's state to the      seccompagent.go
+//	                        agent at listenerPath; msgSeccompReply{Error}
 //	 8    init -> parent    msgStatus{Ready}, or {Error} with what failed      init.go, spawn.go
 //	 9    parent            write state.json and the pid file; exit            create.go
 //	10    init              open the exec fifo for writing: blocks; then       init.go
@@ -109,8 +115,17 @@ type msgConfig struct {
 // msgStatus (steps 7a and 8) is the init's word: run the hooks, ready,
 // or what failed.
 type msgStatus struct {
-	Hooks bool   `json:"hooks,omitempty"`
-	Ready bool   `json:"ready,omitempty"`
+	Hooks bool `json:"hooks,omitempty"`
+	// SeccompListener: the filter is loaded and has a notify listener,
+	// which comes next as SCM_RIGHTS once the parent replies.
+	SeccompListener bool   `json:"seccomp_listener,omitempty"`
+	Ready           bool   `json:"ready,omitempty"`
+	Error           string `json:"error,omitempty"`
+}
+
+// msgSeccompReply answers msgStatus{SeccompListener} twice: first empty
+// ("send it"), then with what the seccomp agent said (Error, or nothing).
+type msgSeccompReply struct {
 	Error string `json:"error,omitempty"`
 }
 

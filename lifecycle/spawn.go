@@ -30,6 +30,8 @@ type spawnOpts struct {
 	// onHooks runs the parent's hooks (step 7b) for the process pid and
 	// returns the state the init's hooks get.
 	onHooks func(pid int) (*specs.State, error)
+	// state is the container's state as the seccomp agent gets it.
+	state func(pid int) *specs.State
 }
 
 // spawn starts stage 0, places it in the cgroup, runs the bootstrap,
@@ -135,6 +137,10 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 				Debug("init: closing the pipe to signal completion: pid %d is ready", pid)
 			}
 			return pid, nil
+		case status.SeccompListener:
+			if err := handOverListener(o, parentSock, pid); err != nil {
+				return 0, err
+			}
 		case status.Hooks:
 			reply := msgHooksDone{}
 			if o.onHooks == nil {
@@ -161,4 +167,30 @@ func orStd(f, def *os.File) *os.File {
 		return f
 	}
 	return def
+}
+
+// handOverListener is steps 8b-8c: fetch the init's seccomp listener and
+// give it to the agent, telling the init how that went.
+func handOverListener(o *spawnOpts, sock *os.File, pid int) error {
+	enc := json.NewEncoder(sock)
+	if err := enc.Encode(msgSeccompReply{}); err != nil {
+		return fmt.Errorf("seccomp listener: %w", err)
+	}
+	fd, err := recvListener(sock)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	err = errors.New("no seccomp listener expected")
+	if sc := o.msg.Spec.Linux; sc != nil && sc.Seccomp != nil && o.state != nil {
+		err = sendToAgent(sc.Seccomp, o.state(pid), pid, fd)
+	}
+	reply := msgSeccompReply{}
+	if err != nil {
+		reply.Error = err.Error()
+	}
+	if werr := enc.Encode(reply); werr != nil && err == nil {
+		err = fmt.Errorf("seccomp listener: %w", werr)
+	}
+	return err
 }

@@ -56,8 +56,9 @@ var auditArch = map[libseccomp.ScmpArch]uint32{
 // Program is a filter ready to load: built (libseccomp's work, which
 // allocates) and exported as classic BPF, with its load flags.
 type Program struct {
-	insns []unix.SockFilter
-	flags uintptr
+	insns  []unix.SockFilter
+	flags  uintptr
+	notify bool // the filter has SCMP_ACT_NOTIFY rules: Load returns a listener
 }
 
 // Prepare builds the filter for s as a Program; nothing is loaded.
@@ -80,35 +81,51 @@ func Prepare(s *specs.LinuxSeccomp) (*Program, error) {
 		return nil, err
 	}
 	p := &Program{insns: append(stub, insns...), flags: unix.SECCOMP_FILTER_FLAG_TSYNC}
+	if UsesNotify(s) {
+		// The kernel takes TSYNC with a new listener only when told to
+		// report a thread it cannot sync as ESRCH (the return value is
+		// the listener fd then, not a thread id).
+		p.flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+		p.notify = true
+	}
 	for _, fl := range s.Flags {
 		switch fl {
 		case specs.LinuxSeccompFlagLog:
 			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
 			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case specs.LinuxSeccompFlagWaitKillableRecv:
+			if p.notify {
+				p.flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+			}
 		}
 	}
 	return p, nil
 }
 
-// Load installs p in the calling process, every thread (TSYNC).
-func (p *Program) Load() error {
+// Load installs p in the calling process, every thread (TSYNC). It
+// returns the notification listener's fd when the filter has
+// SCMP_ACT_NOTIFY rules, -1 otherwise.
+func (p *Program) Load() (listener int, err error) {
 	if len(p.insns) > 0xffff {
-		return fmt.Errorf("seccomp: filter of %d instructions is too long", len(p.insns))
+		return -1, fmt.Errorf("seccomp: filter of %d instructions is too long", len(p.insns))
 	}
 	prog := unix.SockFprog{Len: uint16(len(p.insns)), Filter: &p.insns[0]}
 	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(p)
 	if errno != 0 {
 		if errors.Is(errno, unix.EACCES) {
-			return fmt.Errorf("seccomp: load filter: %w (needs CAP_SYS_ADMIN or no_new_privs)", errno)
+			return -1, fmt.Errorf("seccomp: load filter: %w (needs CAP_SYS_ADMIN or no_new_privs)", errno)
 		}
-		return fmt.Errorf("seccomp: load filter: %w", errno)
+		return -1, fmt.Errorf("seccomp: load filter: %w", errno)
+	}
+	if p.notify {
+		return int(r), nil
 	}
 	if r != 0 {
-		return fmt.Errorf("seccomp: load filter: thread %d could not be synchronised", r)
+		return -1, fmt.Errorf("seccomp: load filter: thread %d could not be synchronised", r)
 	}
-	return nil
+	return -1, nil
 }
 
 // exportBPF gets libseccomp's program through a memfd: Debian 12's

@@ -25,12 +25,7 @@ func LibseccompVersion() string {
 func Features() *features.Seccomp {
 	enabled := true
 	var acts []string
-	for _, a := range sortedKeys(actions) {
-		// Recognised by the tables but refused by Validate.
-		if a != string(specs.ActNotify) {
-			acts = append(acts, a)
-		}
-	}
+	acts = append(acts, sortedKeys(actions)...)
 	known := sortedKeys(knownFlags)
 	supported := []string{}
 	for _, fl := range known {

@@ -10,9 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNotifyUnsupported is returned for SCMP_ACT_NOTIFY: it needs a seccomp
-// agent listening on listenerPath, which stasis does not implement.
-var ErrNotifyUnsupported = errors.New("SCMP_ACT_NOTIFY is not supported (stasis has no seccomp notify agent support)")
+// ErrNoListener is returned for SCMP_ACT_NOTIFY without listenerPath: the
+// notifications need an agent to go to (runtime spec, config-linux.md).
+var ErrNoListener = errors.New("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath, the seccomp agent's socket")
 
 // Above this many syscall names a binary-tree filter is cheaper to run than
 // libseccomp's default linear one (runc uses the same threshold; libseccomp
@@ -21,7 +21,8 @@ const optimizeThreshold = 32
 
 // Load builds the filter for s (Prepare) and loads it into the calling
 // process. Every thread gets it (TSYNC), so Go's other runtime threads are
-// covered too. nil s means no filter.
+// covered too. nil s means no filter. A filter with SCMP_ACT_NOTIFY
+// rules needs its listener fd kept: use Prepare and Program.Load.
 //
 // The no_new_privs bit is deliberately not set here: the caller decides
 // about it (process.noNewPrivileges), so loading needs CAP_SYS_ADMIN unless
@@ -34,7 +35,11 @@ func Load(s *specs.LinuxSeccomp) error {
 	if err != nil {
 		return err
 	}
-	return p.Load()
+	fd, err := p.Load()
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	return err
 }
 
 // Build builds the filter for s without loading it; the caller must Release
@@ -109,9 +114,9 @@ func setFlag(f *libseccomp.ScmpFilter, fl specs.LinuxSeccompFlag) error {
 		err := f.SetWaitKill(true)
 		var ve *libseccomp.VersionError
 		if errors.As(err, &ve) {
-			// The kernel honours this flag only together with a notify
-			// listener, and SCMP_ACT_NOTIFY is rejected, so an old
-			// libseccomp that cannot pass it changes nothing.
+			// We load the program ourselves (Program.Load) and pass
+			// this flag there; only libseccomp's own record of it is
+			// missing, which nothing reads.
 			return nil
 		}
 		return err
@@ -160,9 +165,6 @@ func toAction(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction
 	act, ok := actions[a]
 	if !ok {
 		return libseccomp.ActInvalid, fmt.Errorf("action %q: unknown action", a)
-	}
-	if act == libseccomp.ActNotify {
-		return libseccomp.ActInvalid, fmt.Errorf("action %q: %w", a, ErrNotifyUnsupported)
 	}
 	if act != libseccomp.ActErrno && act != libseccomp.ActTrace {
 		if errnoRet != nil {

@@ -120,11 +120,15 @@ func TestActions(t *testing.T) {
 
 	s := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
 		Syscalls: []specs.LinuxSyscall{rule(specs.ActNotify, "getcwd")}}
-	if err := Validate(s); !errors.Is(err, ErrNotifyUnsupported) {
-		t.Errorf("notify rule: got %v", err)
+	if err := Validate(s); !errors.Is(err, ErrNoListener) {
+		t.Errorf("notify rule without listenerPath: got %v", err)
 	}
-	if err := Validate(&specs.LinuxSeccomp{DefaultAction: specs.ActNotify}); !errors.Is(err, ErrNotifyUnsupported) {
-		t.Errorf("notify default: got %v", err)
+	s.ListenerPath = "/run/agent.sock"
+	if err := Validate(s); err != nil {
+		t.Errorf("notify rule with listenerPath: got %v", err)
+	}
+	if err := Validate(&specs.LinuxSeccomp{DefaultAction: specs.ActNotify, ListenerPath: "/x"}); err == nil {
+		t.Error("notify as the default action accepted")
 	}
 }
 

@@ -36,7 +36,28 @@ func Validate(s *specs.LinuxSeccomp) error {
 			return fmt.Errorf("seccomp: syscalls[%d]: %w", i, err)
 		}
 	}
+	if s.DefaultAction == specs.ActNotify {
+		// The agent would have to answer every syscall of ours too,
+		// before it even knows the container (runc refuses it as well).
+		return errors.New("seccomp: defaultAction: SCMP_ACT_NOTIFY cannot be the default action")
+	}
+	if UsesNotify(s) && s.ListenerPath == "" {
+		return fmt.Errorf("seccomp: %w", ErrNoListener)
+	}
 	return nil
+}
+
+// UsesNotify reports whether any rule of s sends syscalls to an agent.
+func UsesNotify(s *specs.LinuxSeccomp) bool {
+	if s == nil {
+		return false
+	}
+	for _, sc := range s.Syscalls {
+		if sc.Action == specs.ActNotify {
+			return true
+		}
+	}
+	return false
 }
 
 func validateSyscall(sc specs.LinuxSyscall) error {

@@ -75,3 +75,38 @@ teardown() {
 	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"}]}'
 	assert_create_fails "SCMP_ACT_BOGUS"
 }
+
+# notify_profile LISTENER: mkdir goes to the agent at LISTENER, the rest runs.
+notify_profile() {
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": $l,
+		"listenerMetadata": "from-the-test",
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}' --arg l "$1"
+}
+
+@test "SCMP_ACT_NOTIFY: the agent at listenerPath gets the listener and the state, and answers the syscall" {
+	local agent=$REPO_ROOT/build/seccompagent t=$BATS_TEST_TMPDIR
+	[ -x "$agent" ] || skip "seccompagent not built (make helpers)"
+	"$agent" --state "$t/state.json" --ready "$t/agent.ready" "$t/agent.sock" </dev/null >"$t/agent.log" 2>&1 3>&- &
+	on_teardown "kill $!"
+	wait_for_file "$t/agent.ready"
+	notify_profile "$t/agent.sock"
+	set_args sh -c 'mkdir /tmp/x; echo "rc=$?"; touch /tmp/y && echo touched'
+	id=$(new_id)
+	run stasis run --bundle "$BUNDLE" "$id" </dev/null
+	assert_success
+	assert_output_contains "No medium found"
+	assert_output_contains "rc=1"
+	assert_output_contains "touched"
+	run jq -r '[.fds[0], .metadata, .state.id, (.pid > 0)] | join(" ")' "$t/state.json"
+	assert_output_equals "seccompFd from-the-test $id true"
+}
+
+@test "SCMP_ACT_NOTIFY with no agent listening fails create, naming the agent, leaving nothing" {
+	notify_profile "$BATS_TEST_TMPDIR/nobody.sock"
+	assert_create_fails "failed to connect with seccomp agent"
+}
+
+@test "SCMP_ACT_NOTIFY without listenerPath is refused" {
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}'
+	assert_create_fails "listenerPath"
+}
