@@ -69,13 +69,18 @@ func InitMain() {
 			}
 		}
 	}
+	// The rlimits bite only now, so that a tight RLIMIT_AS, NOFILE or NPROC
+	// constrains the user process and not our own set-up.
+	if err := applyRlimits(ex.rlimits); err != nil {
+		fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
+		os.Exit(1)
+	}
 	// With no_new_privs the filter can be loaded unprivileged, so it comes
-	// last, filtering nothing of ours but execve (runc's order).
-	if ex.seccomp != nil {
-		if err := seccomp.Load(ex.seccomp); err != nil {
-			fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
-			os.Exit(1)
-		}
+	// last, filtering nothing of ours but execve (runc's order). It was
+	// compiled before the rlimits: loading it allocates nothing.
+	if err := ex.seccomp.Load(); err != nil {
+		fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
+		os.Exit(1)
 	}
 	err = unix.Exec(ex.path, ex.args, ex.env)
 	fmt.Fprintf(os.Stderr, "stasis init: exec %s: %v\n", ex.path, err)
@@ -97,8 +102,10 @@ type execPlan struct {
 	fifo *os.File
 	// hookState is the state startContainer hooks get (nil: no hooks).
 	hookState *specs.State
+	// rlimits are applied just before exec.
+	rlimits []rlimit
 	// seccomp is loaded just before exec (set only with no_new_privs).
-	seccomp *specs.LinuxSeccomp
+	seccomp *seccomp.Program
 }
 
 // parentHooks is steps 7a-7d: ask the parent to run its hooks, then run
@@ -212,11 +219,13 @@ func prepareExec(cfg *msgConfig, _ *initConn) (*execPlan, error) {
 }
 
 // prepareProcess sets what belongs to the process rather than the
-// container: rlimits, personality, user and capabilities, cwd,
-// no_new_privs. It resolves the executable first, while still root, so a
-// bad command fails before the process is reported ready.
+// container: personality, user and capabilities, cwd, no_new_privs; the
+// rlimits and a no_new_privs seccomp filter are readied here and applied
+// just before exec. It resolves the executable first, while still root,
+// so a bad command fails before the process is reported ready.
 func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*execPlan, error) {
-	if err := setRlimits(proc.Rlimits); err != nil {
+	rlimits, err := prepareRlimits(proc.Rlimits)
+	if err != nil {
 		return nil, err
 	}
 	if err := setPersonality(linux); err != nil {
@@ -227,11 +236,15 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*
 	if err != nil {
 		return nil, err
 	}
-	var late *specs.LinuxSeccomp
+	var late *seccomp.Program
 	if linux != nil && linux.Seccomp != nil {
+		prog, err := seccomp.Prepare(linux.Seccomp)
+		if err != nil {
+			return nil, err
+		}
 		if proc.NoNewPrivileges {
-			late = linux.Seccomp
-		} else if err := seccomp.Load(linux.Seccomp); err != nil {
+			late = prog
+		} else if err := prog.Load(); err != nil {
 			// Without no_new_privs loading needs CAP_SYS_ADMIN: do it
 			// before the capabilities are dropped.
 			return nil, err
@@ -251,7 +264,7 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*
 	if err := closeExtraFds(3 + preserveFds); err != nil {
 		return nil, err
 	}
-	return &execPlan{path: path, args: proc.Args, env: env, seccomp: late}, nil
+	return &execPlan{path: path, args: proc.Args, env: env, rlimits: rlimits, seccomp: late}, nil
 }
 
 // waitStart is step 10: opening the fifo for writing blocks until

@@ -20,29 +20,20 @@ var ErrNotifyUnsupported = errors.New("SCMP_ACT_NOTIFY is not supported (stasis 
 const optimizeThreshold = 32
 
 // Load builds the filter for s and loads it into the calling process. Every
-// thread gets it (libseccomp-golang sets the TSYNC attribute on each new
-// filter), so Go's other runtime threads are covered too. nil s means no
-// filter.
+// thread gets it (TSYNC), so Go's other runtime threads are covered too.
+// nil s means no filter. The runtime's init uses Prepare and
+// Program.Load instead, to compile the filter before the container's
+// rlimits can starve libseccomp of memory.
 //
 // The no_new_privs bit is deliberately not set here: the caller decides
 // about it (process.noNewPrivileges), so loading needs CAP_SYS_ADMIN unless
 // no_new_privs is already set.
 func Load(s *specs.LinuxSeccomp) error {
-	if s == nil {
-		return nil
-	}
-	f, err := Build(s)
+	p, err := Prepare(s)
 	if err != nil {
 		return err
 	}
-	defer f.Release()
-	if err := f.Load(); err != nil {
-		if errors.Is(err, unix.EACCES) {
-			return fmt.Errorf("seccomp: load filter: %w (needs CAP_SYS_ADMIN or no_new_privs)", err)
-		}
-		return fmt.Errorf("seccomp: load filter: %w", err)
-	}
-	return nil
+	return p.Load()
 }
 
 // Build builds the filter for s without loading it; the caller must Release
