@@ -57,34 +57,40 @@ func InitMain() {
 
 	if ex.fifo != nil {
 		if err := ex.waitStart(); err != nil {
-			fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
-			os.Exit(1)
+			ex.fail(err, 1)
 		}
 		if ex.hookState != nil {
 			st := *ex.hookState
 			st.Status = specs.ContainerState(Created)
 			if err := runHooks("startContainer", hooksOf(cfg.Spec).StartContainer, &st); err != nil {
-				fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
-				os.Exit(1)
+				ex.fail(err, 1)
 			}
 		}
 	}
 	// The rlimits bite only now, so that a tight RLIMIT_AS, NOFILE or NPROC
 	// constrains the user process and not our own set-up.
 	if err := applyRlimits(ex.rlimits); err != nil {
-		fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
-		os.Exit(1)
+		ex.fail(err, 1)
 	}
 	// With no_new_privs the filter can be loaded unprivileged, so it comes
 	// last, filtering nothing of ours but execve (runc's order). It was
 	// compiled before the rlimits: loading it allocates nothing.
 	if err := ex.seccomp.Load(); err != nil {
-		fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
-		os.Exit(1)
+		ex.fail(err, 1)
 	}
 	err = unix.Exec(ex.path, ex.args, ex.env)
-	fmt.Fprintf(os.Stderr, "stasis init: exec %s: %v\n", ex.path, err)
-	os.Exit(127)
+	ex.fail(fmt.Errorf("exec %s: %w", ex.path, err), 127)
+}
+
+// fail ends an init that cannot get to its exec after reporting ready:
+// the error goes to the container's stderr and, once `stasis start` is
+// reading the exec fifo, to start, which reports it.
+func (e *execPlan) fail(err error, code int) {
+	fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
+	if e.started != nil {
+		_, _ = e.started.WriteString(err.Error())
+	}
+	os.Exit(code)
 }
 
 // initConn is the init's end of the protocol socket (one decoder for its
@@ -100,6 +106,9 @@ type execPlan struct {
 	args []string
 	env  []string
 	fifo *os.File
+	// started is the exec fifo's write end once start has read its byte;
+	// it is close-on-exec, so start sees EOF when the user process runs.
+	started *os.File
 	// hookState is the state startContainer hooks get (nil: no hooks).
 	hookState *specs.State
 	// rlimits are applied just before exec.
@@ -121,10 +130,12 @@ func parentHooks(conn *initConn, sp *specs.Spec) (*specs.State, error) {
 	if done.Error != "" || done.State == nil {
 		return nil, fmt.Errorf("parent hooks failed: %s", done.Error)
 	}
-	if err := runHooks("createContainer", hooksOf(sp).CreateContainer, done.State); err != nil {
+	st := *done.State
+	st.Pid = os.Getpid() // as the container's pid namespace sees us
+	if err := runHooks("createContainer", hooksOf(sp).CreateContainer, &st); err != nil {
 		return nil, err
 	}
-	return done.State, nil
+	return &st, nil
 }
 
 // prepareContainer is step 7. The order matters and follows runc's:
@@ -268,7 +279,9 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*
 }
 
 // waitStart is step 10: opening the fifo for writing blocks until
-// `stasis start` opens it for reading.
+// `stasis start` opens it for reading. The write end stays open until
+// exec closes it (close-on-exec): start waits for that EOF, so its
+// poststart hooks run after the user process was executed.
 func (e *execPlan) waitStart() error {
 	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", e.fifo.Fd()), os.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -276,9 +289,11 @@ func (e *execPlan) waitStart() error {
 	}
 	e.fifo.Close()
 	if _, err := w.Write([]byte{'0'}); err != nil {
+		w.Close()
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	return w.Close()
+	e.started = w
+	return nil
 }
 
 // lookPath finds argv[0] with the container's PATH, inside the container
