@@ -67,7 +67,7 @@ func (c *Container) Exec(o ExecOpts) (pid int, err error) {
 		preserveFds: o.PreserveFds,
 		named:       named,
 		msg: msgConfig{
-			ID: c.ID(), Spec: c.st.Config, Exec: o.Process, PreserveFds: o.PreserveFds,
+			ID: c.ID(), Spec: c.st.Config, Rootfs: c.st.Rootfs, Exec: o.Process, PreserveFds: o.PreserveFds,
 		},
 	}, &undo)
 	if err != nil {

@@ -170,7 +170,8 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 		}
 	}
 
-	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot}
+	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot,
+		HostMountNS: !hasNamespace(sp.Linux, specs.MountNamespace)}
 	var hookState *specs.State
 	if sp.Hooks != nil {
 		rcfg.BeforePivot = func() (err error) {
@@ -220,6 +221,16 @@ func prepareExec(cfg *msgConfig, _ *initConn) (*execPlan, error) {
 	}
 	if _, err := unix.Setsid(); err != nil {
 		return nil, fmt.Errorf("setsid: %w", err)
+	}
+	if !hasNamespace(cfg.Spec.Linux, specs.MountNamespace) {
+		// No mount namespace to join: the container's root is the
+		// chroot its init made.
+		if err := unix.Chroot(cfg.Rootfs); err != nil {
+			return nil, fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+		}
+		if err := unix.Chdir("/"); err != nil {
+			return nil, fmt.Errorf("chdir to new root: %w", err)
+		}
 	}
 	if console != nil {
 		if err := setupConsole(console, cfg.Exec, false); err != nil {
