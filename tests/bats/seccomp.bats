@@ -77,6 +77,19 @@ teardown() {
 	done
 }
 
+@test "a profile that denies rseq does not kill the runtime's init" {
+	# startContainer hooks run after the filter is loaded (without
+	# no_new_privs), and running them (each with a stdin copier and a
+	# timeout) makes the init's Go runtime start threads; glibc aborts a
+	# thread that cannot register rseq.
+	update_config '.process.noNewPrivileges = false
+		| .linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["rseq"], "action": "SCMP_ACT_ERRNO"}]}
+		| .hooks = {"startContainer": [range(20) | {"path": "/bin/sh", "args": ["sh", "-c", "cat >/dev/null"], "timeout": 5}]}'
+	run_in_container sh -c 'echo ran'
+	assert_success
+	assert_output_contains ran
+}
+
 @test "exec'd processes get the container's seccomp filter" {
 	local id
 	id=$(new_id)
