@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/rootfs"
 )
 
 // Container is a locked, loaded container. Commands get one from
@@ -250,8 +251,9 @@ func (c *Container) killEverything() error {
 
 // destroy removes what the container owns on the host: leftover processes
 // in its cgroup (possible without a pid namespace), the cgroups stasis
-// made, and the state dir. Mounts live in the container's mount namespace
-// and went with its last process.
+// made, the mounts it made in the host's namespace (without a mount
+// namespace of its own), and the state dir. Other mounts live in the
+// container's mount namespace and went with its last process.
 func (c *Container) destroy() error {
 	cg, err := c.cgroup()
 	if err != nil {
@@ -268,6 +270,11 @@ func (c *Container) destroy() error {
 	if c.st.RootfsMounted {
 		if err := unix.Unmount(c.st.Rootfs, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("unmount rootfs %s: %w", c.st.Rootfs, err)
+		}
+	}
+	if c.st.HostRootfsMountID != 0 {
+		if err := rootfs.DetachHostMounts(c.st.Rootfs, c.st.HostRootfsMountID); err != nil {
+			return err
 		}
 	}
 	if c.st.Config != nil {

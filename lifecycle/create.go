@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/rootfs"
 	"github.com/stasis-oci/stasis/seccomp"
 	"github.com/stasis-oci/stasis/spec"
 )
@@ -49,9 +50,6 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		if err := seccomp.Validate(sp.Linux.Seccomp); err != nil {
 			return nil, err
 		}
-	}
-	if !hasNamespace(sp.Linux, "mount") {
-		return nil, errors.New("config has no mount namespace: stasis will not set up a rootfs in the host's")
 	}
 	if sp.Process.Terminal && o.ConsoleSocket == "" && o.ForegroundConsole == nil {
 		return nil, errors.New("process.terminal is set but no --console-socket was given")
@@ -137,6 +135,17 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		killCgroup(cg)
 		cg.Destroy()
 	})
+	if !hasNamespace(sp.Linux, specs.MountNamespace) {
+		// The init will mount in the host's namespace (rootfs.Prepare):
+		// note where the rootfs was, to detach exactly what it adds, on
+		// failure here (after the init is killed) or at delete.
+		id, err := rootfs.MountID(st.Rootfs)
+		if err != nil {
+			return nil, fmt.Errorf("rootfs: %w", err)
+		}
+		st.HostRootfsMountID = id
+		undo.push(func() { rootfs.DetachHostMounts(st.Rootfs, id) })
+	}
 	initPid, err := spawn(&spawnOpts{
 		boot:        newBootstrap(sp),
 		cg:          cg,

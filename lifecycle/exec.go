@@ -83,7 +83,7 @@ func (c *Container) Exec(o ExecOpts) (pid int, err error) {
 		subCgroups:  o.SubCgroups,
 		state:       func(int) *specs.State { return c.st.hookState(c.Status(), c.st.Pid) },
 		msg: msgConfig{
-			ID: c.ID(), Spec: c.st.Config, Exec: o.Process, PreserveFds: o.PreserveFds,
+			ID: c.ID(), Spec: c.st.Config, Rootfs: c.st.Rootfs, Exec: o.Process, PreserveFds: o.PreserveFds,
 		},
 	}, &undo)
 	if err != nil {

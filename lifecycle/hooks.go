@@ -13,7 +13,7 @@ import (
 )
 
 // Warn receives what the runtime spec says must be logged but not fail
-// the operation (poststart and poststop hook failures). main wires it.
+// the operation (poststop hook failures). main wires it.
 var Warn = func(format string, args ...any) {}
 
 // Debug receives the steps of the protocol for --debug; main wires it.
@@ -26,10 +26,25 @@ var Debug = func(format string, args ...any) {}
 //	startContainer           init, container namespaces, after start, before the user process
 //	poststart                `stasis start`, after the user process was released
 //	poststop                 `stasis delete`, after the container's resources are gone
+//
+// A failure fails the operation and stops the container for every kind
+// but poststop (runtime.md, lifecycle steps 3-9), whose failures are only
+// logged while the remaining hooks still run (step 13). runtime-spec
+// 1.0.2 said the same of poststart; 1.1 made it an error, as runc has it.
+//
+// The state's pid is the container process as the hook's namespace sees
+// it (state.md), so the two kinds run in the container get the init's own
+// pid there.
 
 // runHooks runs hooks in order, each with the state JSON on its stdin,
 // stopping at the first failure.
 func runHooks(kind string, hs []specs.Hook, st *specs.State) error {
+	return eachHook(kind, hs, st, func(err error) error { return err })
+}
+
+// eachHook runs hs in order and hands each failure to onErr; a non-nil
+// return from onErr stops the run and is returned.
+func eachHook(kind string, hs []specs.Hook, st *specs.State, onErr func(error) error) error {
 	if len(hs) == 0 {
 		return nil
 	}
@@ -41,7 +56,9 @@ func runHooks(kind string, hs []specs.Hook, st *specs.State) error {
 		if err := runHook(h, stdin); err != nil {
 			// "error running hook" is runc's wording, which its users
 			// and tests look for.
-			return fmt.Errorf("error running hook #%d (%s hook %s): %w", i, kind, h.Path, err)
+			if err := onErr(fmt.Errorf("error running hook #%d (%s hook %s): %w", i, kind, h.Path, err)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -98,9 +115,14 @@ func (st *State) hookState(status Status, pid int) *specs.State {
 	}
 }
 
-// warnHooks runs hooks whose failure the spec says to log only.
+// warnHooks runs hooks whose failure the spec says to log only: each one
+// runs, whatever the ones before it did.
 func warnHooks(kind string, hs []specs.Hook, st *specs.State) {
-	if err := runHooks(kind, hs, st); err != nil {
+	err := eachHook(kind, hs, st, func(err error) error {
 		Warn("container %s: %v", st.ID, err)
+		return nil
+	})
+	if err != nil {
+		Warn("container %s: %s hooks: %v", st.ID, kind, err)
 	}
 }

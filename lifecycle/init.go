@@ -68,21 +68,35 @@ func InitMain() {
 
 	if ex.fifo != nil {
 		if err := ex.waitStart(); err != nil {
-			fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
-			os.Exit(1)
+			ex.fail(err, 1)
 		}
 		if ex.hookState != nil {
 			st := *ex.hookState
 			st.Status = specs.ContainerState(Created)
 			if err := runHooks("startContainer", hooksOf(cfg.Spec).StartContainer, &st); err != nil {
-				fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
-				os.Exit(1)
+				ex.fail(err, 1)
 			}
 		}
 	}
+	// The rlimits bite only now, so that a tight RLIMIT_AS, NOFILE or NPROC
+	// constrains the user process and not our own set-up. (A profile that
+	// denies setrlimit/prlimit64 fails here, with a clear error.)
+	if err := applyRlimits(ex.rlimits); err != nil {
+		ex.fail(err, 1)
+	}
 	err = unix.Exec(ex.path, ex.args, ex.env)
-	fmt.Fprintf(os.Stderr, "stasis init: exec %s: %v\n", ex.path, err)
-	os.Exit(127)
+	ex.fail(fmt.Errorf("exec %s: %w", ex.path, err), 127)
+}
+
+// fail ends an init that cannot get to its exec after reporting ready:
+// the error goes to the container's stderr and, once `stasis start` is
+// reading the exec fifo, to start, which reports it.
+func (e *execPlan) fail(err error, code int) {
+	fmt.Fprintf(os.Stderr, "stasis init: %v\n", err)
+	if e.started != nil {
+		_, _ = e.started.WriteString(err.Error())
+	}
+	os.Exit(code)
 }
 
 // initConn is the init's end of the protocol socket (one decoder for its
@@ -97,11 +111,7 @@ type initConn struct {
 // hands its listener to the parent at once (steps 8a-8c of protocol.go):
 // a notified syscall of ours would otherwise wait for an agent that has
 // not been told about us yet.
-func loadSeccomp(s *specs.LinuxSeccomp, conn *initConn) error {
-	p, err := seccomp.Prepare(s)
-	if err != nil {
-		return err
-	}
+func loadSeccomp(p *seccomp.Program, conn *initConn) error {
 	fd, err := p.Load()
 	if err != nil || fd < 0 {
 		return err
@@ -132,10 +142,15 @@ type execPlan struct {
 	args []string
 	env  []string
 	fifo *os.File
+	// started is the exec fifo's write end once start has read its byte;
+	// it is close-on-exec, so start sees EOF when the user process runs.
+	started *os.File
 	// hookState is the state startContainer hooks get (nil: no hooks).
 	hookState *specs.State
+	// rlimits are applied just before exec.
+	rlimits []rlimit
 	// seccomp is loaded just before exec (set only with no_new_privs).
-	seccomp *specs.LinuxSeccomp
+	seccomp *seccomp.Program
 }
 
 // parentHooks is steps 7a-7d: ask the parent to run its hooks, then run
@@ -153,15 +168,17 @@ func parentHooks(conn *initConn, sp *specs.Spec, rootfsPath string) (*specs.Stat
 	if done.Error != "" || done.State == nil {
 		return nil, fmt.Errorf("parent hooks failed: %s", done.Error)
 	}
+	st := *done.State
+	st.Pid = os.Getpid() // as the container's pid namespace sees us
 	if hs := hooksOf(sp).CreateContainer; len(hs) > 0 {
 		if err := os.Chdir(rootfsPath); err != nil {
 			return nil, fmt.Errorf("createContainer hooks: chdir to the rootfs: %w", err)
 		}
-		if err := runHooks("createContainer", hs, done.State); err != nil {
+		if err := runHooks("createContainer", hs, &st); err != nil {
 			return nil, err
 		}
 	}
-	return done.State, nil
+	return &st, nil
 }
 
 // prepareContainer is step 7. The order matters and follows runc's:
@@ -200,7 +217,8 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, SourceTrees: trees}
+	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, SourceTrees: trees,
+		HostMountNS: !hasNamespace(sp.Linux, specs.MountNamespace)}
 	var hookState *specs.State
 	if sp.Hooks != nil {
 		rcfg.BeforePivot = func() (err error) {
@@ -251,6 +269,16 @@ func prepareExec(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 	if _, err := unix.Setsid(); err != nil {
 		return nil, fmt.Errorf("setsid: %w", err)
 	}
+	if !hasNamespace(cfg.Spec.Linux, specs.MountNamespace) {
+		// No mount namespace to join: the container's root is the
+		// chroot its init made.
+		if err := unix.Chroot(cfg.Rootfs); err != nil {
+			return nil, fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+		}
+		if err := unix.Chdir("/"); err != nil {
+			return nil, fmt.Errorf("chdir to new root: %w", err)
+		}
+	}
 	if console != nil {
 		if err := setupConsole(console, cfg.Exec, false); err != nil {
 			return nil, err
@@ -260,11 +288,13 @@ func prepareExec(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 }
 
 // prepareProcess sets what belongs to the process rather than the
-// container: rlimits, personality, user and capabilities, cwd,
-// no_new_privs. It resolves the executable first, while still root, so a
-// bad command fails before the process is reported ready.
+// container: personality, user and capabilities, cwd, no_new_privs; the
+// rlimits and a no_new_privs seccomp filter are readied here and applied
+// just before exec. It resolves the executable first, while still root,
+// so a bad command fails before the process is reported ready.
 func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, conn *initConn) (*execPlan, error) {
-	if err := setRlimits(proc.Rlimits); err != nil {
+	rlimits, err := prepareRlimits(proc.Rlimits)
+	if err != nil {
 		return nil, err
 	}
 	if err := setPersonality(linux); err != nil {
@@ -275,11 +305,15 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 	if err != nil {
 		return nil, err
 	}
-	var late *specs.LinuxSeccomp
+	var late *seccomp.Program
 	if linux != nil && linux.Seccomp != nil {
+		prog, err := seccomp.Prepare(linux.Seccomp)
+		if err != nil {
+			return nil, err
+		}
 		if proc.NoNewPrivileges {
-			late = linux.Seccomp
-		} else if err := loadSeccomp(linux.Seccomp, conn); err != nil {
+			late = prog
+		} else if err := loadSeccomp(prog, conn); err != nil {
 			// Without no_new_privs loading needs CAP_SYS_ADMIN: do it
 			// before the capabilities are dropped.
 			return nil, err
@@ -315,11 +349,13 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 	if err := closeExtraFds(3 + preserveFds); err != nil {
 		return nil, err
 	}
-	return &execPlan{path: path, args: proc.Args, env: env, seccomp: late}, nil
+	return &execPlan{path: path, args: proc.Args, env: env, rlimits: rlimits, seccomp: late}, nil
 }
 
 // waitStart is step 10: opening the fifo for writing blocks until
-// `stasis start` opens it for reading.
+// `stasis start` opens it for reading. The write end stays open until
+// exec closes it (close-on-exec): start waits for that EOF, so its
+// poststart hooks run after the user process was executed.
 func (e *execPlan) waitStart() error {
 	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", e.fifo.Fd()), os.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -327,9 +363,11 @@ func (e *execPlan) waitStart() error {
 	}
 	e.fifo.Close()
 	if _, err := w.Write([]byte{'0'}); err != nil {
+		w.Close()
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	return w.Close()
+	e.started = w
+	return nil
 }
 
 // lookPath finds argv[0] with the container's PATH, inside the container

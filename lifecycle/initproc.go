@@ -40,17 +40,49 @@ func setupNames(sp *specs.Spec) error {
 	return nil
 }
 
-func setRlimits(rls []specs.POSIXRlimit) error {
+// rlimit is one process.rlimits entry, resolved.
+type rlimit struct {
+	res int
+	lim syscall.Rlimit
+	typ string
+}
+
+// prepareRlimits resolves process.rlimits and raises now the hard limits
+// the spec raises: that needs CAP_SYS_RESOURCE, which the user switch may
+// drop. Everything else waits for applyRlimits, just before exec, since a
+// tight limit (RLIMIT_AS most of all) would break the Go runtime and
+// libseccomp in the rest of the set-up.
+func prepareRlimits(rls []specs.POSIXRlimit) ([]rlimit, error) {
+	out := make([]rlimit, 0, len(rls))
 	for _, rl := range rls {
 		res, err := spec.RlimitType(rl.Type)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		var cur syscall.Rlimit
+		if err := syscall.Getrlimit(res, &cur); err != nil {
+			return nil, fmt.Errorf("read %s: %w", rl.Type, err)
+		}
+		if rl.Hard > cur.Max {
+			raise := syscall.Rlimit{Cur: cur.Cur, Max: rl.Hard}
+			if err := syscall.Setrlimit(res, &raise); err != nil {
+				return nil, fmt.Errorf("set %s to %d/%d: raise hard limit from %d: %w", rl.Type, rl.Soft, rl.Hard, cur.Max, err)
+			}
+		}
+		out = append(out, rlimit{res: res, lim: syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}, typ: rl.Type})
+	}
+	return out, nil
+}
+
+// applyRlimits sets the limits prepareRlimits readied. Only lowering is
+// left, which needs no privilege, and it allocates nothing unless it
+// fails.
+func applyRlimits(rls []rlimit) error {
+	for i := range rls {
 		// syscall.Setrlimit (not x/sys) so the Go runtime knows NOFILE was
 		// set on purpose and does not restore its own value at exec.
-		lim := &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
-		if err := syscall.Setrlimit(res, lim); err != nil {
-			return fmt.Errorf("set %s to %d/%d: %w", rl.Type, rl.Soft, rl.Hard, err)
+		if err := syscall.Setrlimit(rls[i].res, &rls[i].lim); err != nil {
+			return fmt.Errorf("set %s to %d/%d: %w", rls[i].typ, rls[i].lim.Cur, rls[i].lim.Max, err)
 		}
 	}
 	return nil

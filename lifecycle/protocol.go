@@ -23,9 +23,10 @@ package lifecycle
 //	 7a   init -> parent    msgStatus{Hooks} when the spec has hooks           init.go
 //	 7b   parent            prestart + createRuntime hooks                     create.go, hooks.go
 //	 7c   parent -> init    msgHooksDone (state for the init's hooks, or error) spawn.go
-//	 7d   init              createContainer hooks; pivot_root; console,        init.go, initproc.go
-//	                        hostname, sysctl, lo up, rlimits, seccomp (unless
-//	                        no_new_privs), user, capabilities
+//	 7d   init              createContainer hooks; pivot_root (chroot without  init.go, initproc.go
+//	                        a mount namespace); console, hostname, sysctl, lo
+//	                        up, raise hard rlimits, compile seccomp and load
+//	                        it (unless no_new_privs), user, capabilities
 //	 8a   init -> parent    msgStatus{SeccompListener} when the filter has     init.go, spawn.go
 //	                        SCMP_ACT_NOTIFY rules (right after it is loaded)
 //	 8b   parent -> init    msgSeccompReply{}; init sends the listener fd as
@@ -35,10 +36,11 @@ package lifecycle
 //	 8    init -> parent    msgStatus{Ready}, or {Error} with what failed      init.go, spawn.go
 //	 9    parent            write state.json and the pid file; exit            create.go
 //	10    init              open the exec fifo for writing: blocks; then       init.go
-//	                        startContainer hooks; seccomp (no_new_privs)
+//	                        write one byte, startContainer hooks, rlimits,
+//	                        seccomp (no_new_privs), exec (closes the fifo)
 //	11    `stasis start`    take the init's pidfd, open the fifo for reading,  start.go
-//	                        read one byte, remove it; init execs the user
-//	                        process; start runs poststart hooks
+//	                        read the byte, remove the fifo, read to EOF (any
+//	                        text is the init's error); poststart hooks
 //
 // Steps 3-5 use the fixed binary layout of nsenter.c (u32 type, u32 length,
 // payload); steps 6-8 are JSON objects on the same socket.

@@ -62,6 +62,14 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		named.add(name, o.named.files[i])
 	}
 	extra, env := named.layout()
+	// The init goes on creating threads (the Go runtime's, through cgo's
+	// pthread_create) after the container's seccomp filter is loaded, and
+	// glibc aborts a thread whose rseq registration fails ("Fatal glibc
+	// error: rseq registration failed") when the process's first thread
+	// registered: a profile that denies rseq (runtime-tools' default
+	// does) would kill the init at random. The init has no use for rseq;
+	// the user process gets only its own environment.
+	env = append(env, "GLIBC_TUNABLES=glibc.pthread.rseq=0")
 
 	cmd := &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),

@@ -59,6 +59,65 @@ func (c *Container) release() error {
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
-	warnHooks("poststart", hooksOf(c.st.Config).Poststart, c.st.hookState(Running, c.st.Pid))
+	// Then EOF, when the init's exec closes its end (or it dies); what
+	// comes before it is the init's error (a startContainer hook, the
+	// filter, the exec).
+	msg, err := readToEOF(fifo)
+	if err != nil {
+		return fmt.Errorf("wait for the container process to start: %w", err)
+	}
+	if len(msg) > 0 {
+		err := fmt.Errorf("container process failed to start: %s", msg)
+		if kerr := c.stop(); kerr != nil {
+			return fmt.Errorf("%w (and stopping the container failed: %v)", err, kerr)
+		}
+		return err
+	}
+	if err := runHooks("poststart", hooksOf(c.st.Config).Poststart, c.st.hookState(Running, c.st.Pid)); err != nil {
+		// runtime.md, lifecycle step 9: an error, and the container is
+		// stopped; delete removes it.
+		if kerr := c.stop(); kerr != nil {
+			return fmt.Errorf("%w (and stopping the container failed: %v)", err, kerr)
+		}
+		return err
+	}
 	return nil
+}
+
+// stop kills every process of the container and waits for them to go,
+// leaving the container stopped.
+func (c *Container) stop() error {
+	if err := c.killEverything(); err != nil {
+		return err
+	}
+	if c.st.NewPidNS {
+		return nil // the init's death took the rest of its pid namespace
+	}
+	cg, err := c.cgroup()
+	if err != nil || cg == nil {
+		return err
+	}
+	return killCgroup(cg)
+}
+
+// readToEOF reads the non-blocking fifo until its last writer is gone.
+func readToEOF(fifo *os.File) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 4096)
+	fds := []unix.PollFd{{Fd: int32(fifo.Fd()), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Read(int(fifo.Fd()), buf)
+		switch {
+		case n > 0:
+			out = append(out, buf[:n]...)
+			continue
+		case n == 0 && err == nil:
+			return out, nil
+		case !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR):
+			return out, err
+		}
+		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			return out, err
+		}
+	}
 }

@@ -43,6 +43,10 @@ type State struct {
 	// RootfsMounted: stasis mounted the rootfs (a union that restore
 	// mounted again) and unmounts it at delete.
 	RootfsMounted bool `json:"rootfs_mounted,omitempty"`
+	// HostRootfsMountID, for a container without a mount namespace, is
+	// the mount the rootfs was on before the init bound it onto itself in
+	// the host's namespace; delete detaches down to it.
+	HostRootfsMountID uint64 `json:"host_rootfs_mount_id,omitempty"`
 }
 
 // Store is the directory of container states (--root).

@@ -106,3 +106,18 @@ func hideFullProcSys(rootfs string) error {
 	}
 	return nil
 }
+
+// chrootInto is for a container in the host's mount namespace, whose
+// mounts stay in place under the rootfs.
+func chrootInto(rootfs string) error {
+	if err := sys.chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir to rootfs %s: %w", rootfs, err)
+	}
+	if err := sys.chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", rootfs, err)
+	}
+	if err := sys.chdir("/"); err != nil {
+		return fmt.Errorf("chdir to new root: %w", err)
+	}
+	return nil
+}

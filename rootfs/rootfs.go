@@ -19,6 +19,9 @@ type Config struct {
 	Spec    *specs.Spec // validated by package spec
 	Rootfs  string      // absolute, cleaned host path of the rootfs directory
 	NoPivot bool        // MS_MOVE + chroot instead of pivot_root (ramfs hosts)
+	// HostMountNS: the container has no mount namespace of its own, so
+	// everything here happens in the host's (see prepareInHostNS).
+	HostMountNS bool
 	// BeforePivot, when set, runs once the mount tree is complete and
 	// before pivot_root: the runtime spec runs prestart, createRuntime
 	// and createContainer hooks exactly there.
@@ -63,6 +66,9 @@ func Prepare(c *Config) error {
 	if err := checkConfig(c); err != nil {
 		return err
 	}
+	if c.HostMountNS {
+		return prepareInHostNS(c)
+	}
 	prop, err := propagationOf(c.Spec)
 	if err != nil {
 		return err
@@ -94,6 +100,32 @@ func Prepare(c *Config) error {
 		return moveRoot(c.Rootfs)
 	}
 	return pivotRoot(c.Rootfs)
+}
+
+// prepareInHostNS builds the tree of a container that shares the host's
+// mount namespace, as runc accepts it, but without runc's changes to
+// mounts it does not own: runc makes the host's "/" rslave and the
+// rootfs's parent mount private (and with --no-pivot would move the
+// rootfs over the host's "/"). Here the only mount made at the rootfs is
+// its self-bind, which holds every spec mount; they behave as any host
+// mount does (they propagate where the host's propagation sends them),
+// and delete detaches the self-bind with all of them, which propagates
+// the same way. The process is then chrooted: pivot_root would swap the
+// host's root. Masked and read-only paths and rootfsPropagation, which
+// would have to change host mounts, are refused by spec validation.
+func prepareInHostNS(c *Config) error {
+	if err := sys.mount(c.Rootfs, c.Rootfs, "bind", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind mount rootfs %s onto itself: %w", c.Rootfs, err)
+	}
+	if err := buildTree(c); err != nil {
+		return err
+	}
+	if c.BeforePivot != nil {
+		if err := c.BeforePivot(); err != nil {
+			return err
+		}
+	}
+	return chrootInto(c.Rootfs)
 }
 
 // buildTree does the spec's mounts and /dev while the host is still
@@ -166,7 +198,7 @@ func Finalize(c *Config) error {
 	if err != nil {
 		return err
 	}
-	if prop != 0 {
+	if prop != 0 && !c.HostMountNS {
 		if err := sys.mount("", "/", "", prop, ""); err != nil {
 			return fmt.Errorf("set propagation %s on /: %w", flagString(prop), err)
 		}

@@ -107,6 +107,34 @@ func TestNoPivotHidesFullProcAndSysfs(t *testing.T) {
 	})
 }
 
+// Without a mount namespace nothing but the rootfs's own self-bind and
+// what lies under it may change, and --no-pivot must not move the rootfs
+// over the host's "/".
+func TestPrepareInHostMountNamespace(t *testing.T) {
+	rootfs := t.TempDir()
+	s := &specs.Spec{
+		Mounts: []specs.Mount{{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind"}}},
+		Linux:  &specs.Linux{},
+	}
+	f := installFake(t, rootfs)
+	hooked := false
+	c := &Config{Spec: s, Rootfs: rootfs, NoPivot: true, HostMountNS: true,
+		BeforePivot: func() error { hooked = true; return nil }}
+	if err := Prepare(c); err != nil {
+		t.Fatal(err)
+	}
+	if !hooked {
+		t.Error("BeforePivot did not run")
+	}
+	wantCalls(t, f.calls, []string{
+		"mount <rootfs> <rootfs> bind bind|rec -",
+		"mount /dev /dev - bind|rec -",
+		"chdir " + rootfs,
+		"chroot .",
+		"chdir /",
+	})
+}
+
 func TestPrepareErrors(t *testing.T) {
 	rootfs := t.TempDir()
 	f := installFake(t, rootfs)

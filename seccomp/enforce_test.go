@@ -36,6 +36,7 @@ var children = map[string]func(dir string) error{
 	"errno":  childErrno,
 	"kill":   childKill,
 	"docker": childDocker,
+	"nomem":  childNoMem,
 }
 
 func runChild(mode string) int {
@@ -100,6 +101,14 @@ func TestEnforceKillProcess(t *testing.T) {
 
 func TestEnforceDockerDefault(t *testing.T) {
 	if out, err := startChild(t, "docker"); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// A container's RLIMIT_AS may leave no room for new mappings by the time
+// its filter is loaded: a prepared program must load anyway.
+func TestEnforcePreparedUnderAddressSpaceLimit(t *testing.T) {
+	if out, err := startChild(t, "nomem"); err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 }
@@ -283,4 +292,42 @@ func newThreads(n int) error {
 		return fmt.Errorf("locked goroutines share threads: %v", tids)
 	}
 	return nil
+}
+
+func childNoMem(string) error {
+	// Docker's profile is big enough that libseccomp 2.5 crashes when it
+	// generates the BPF under this limit at load time.
+	b, err := os.ReadFile(os.Getenv(profileEnv))
+	if err != nil {
+		return err
+	}
+	var s specs.LinuxSeccomp
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	p, err := Prepare(&s)
+	if err != nil {
+		return err
+	}
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_AS, &old); err != nil {
+		return err
+	}
+	// Nothing may be mapped any more; only the soft limit moves, so it can
+	// be raised back afterwards.
+	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: 4096, Max: old.Max}); err != nil {
+		return err
+	}
+	_, _, mmapErr := unix.Syscall6(unix.SYS_MMAP, 0, 1<<20, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uintptr(0), 0)
+	_, loadErr := p.Load()
+	sessionKeyring := unix.KEY_SPEC_SESSION_KEYRING
+	_, _, keyctlErr := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_GET_KEYRING_ID, uintptr(sessionKeyring), 0)
+	if err := unix.Setrlimit(unix.RLIMIT_AS, &old); err != nil {
+		return err
+	}
+	return errors.Join(
+		expect("mmap under RLIMIT_AS", mmapErr, unix.ENOMEM),
+		loadErr,
+		expect("keyctl after load", keyctlErr, unix.EPERM),
+	)
 }

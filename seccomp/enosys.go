@@ -1,13 +1,7 @@
 package seccomp
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"runtime"
-	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -51,123 +45,6 @@ var auditArch = map[libseccomp.ScmpArch]uint32{
 	libseccomp.ArchPPC64LE: 0xC0000015,
 	libseccomp.ArchS390X:   0x80000016,
 	libseccomp.ArchRISCV64: 0xC00000F3,
-}
-
-// Program is a filter ready to load: built (libseccomp's work, which
-// allocates) and exported as classic BPF, with its load flags.
-type Program struct {
-	insns  []unix.SockFilter
-	flags  uintptr
-	notify bool // the filter has SCMP_ACT_NOTIFY rules: Load returns a listener
-}
-
-// Prepare builds the filter for s as a Program; nothing is loaded.
-func Prepare(s *specs.LinuxSeccomp) (*Program, error) {
-	f, err := Build(s)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Release()
-	raw, err := exportBPF(f)
-	if err != nil {
-		return nil, err
-	}
-	insns, err := decodeBPF(raw)
-	if err != nil {
-		return nil, err
-	}
-	stub, err := enosysStub(f, s)
-	if err != nil {
-		return nil, err
-	}
-	p := &Program{insns: append(stub, insns...), flags: unix.SECCOMP_FILTER_FLAG_TSYNC}
-	if UsesNotify(s) {
-		// The kernel takes TSYNC with a new listener only when told to
-		// report a thread it cannot sync as ESRCH (the return value is
-		// the listener fd then, not a thread id).
-		p.flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
-		p.notify = true
-	}
-	for _, fl := range s.Flags {
-		switch fl {
-		case specs.LinuxSeccompFlagLog:
-			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
-		case specs.LinuxSeccompFlagSpecAllow:
-			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
-		case specs.LinuxSeccompFlagWaitKillableRecv:
-			if p.notify {
-				p.flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
-			}
-		}
-	}
-	return p, nil
-}
-
-// Load installs p in the calling process, every thread (TSYNC). It
-// returns the notification listener's fd when the filter has
-// SCMP_ACT_NOTIFY rules, -1 otherwise.
-func (p *Program) Load() (listener int, err error) {
-	if len(p.insns) > 0xffff {
-		return -1, fmt.Errorf("seccomp: filter of %d instructions is too long", len(p.insns))
-	}
-	prog := unix.SockFprog{Len: uint16(len(p.insns)), Filter: &p.insns[0]}
-	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog)))
-	runtime.KeepAlive(p)
-	if errno != 0 {
-		if errors.Is(errno, unix.EACCES) {
-			return -1, fmt.Errorf("seccomp: load filter: %w (needs CAP_SYS_ADMIN or no_new_privs)", errno)
-		}
-		return -1, fmt.Errorf("seccomp: load filter: %w", errno)
-	}
-	if p.notify {
-		return int(r), nil
-	}
-	if r != 0 {
-		return -1, fmt.Errorf("seccomp: load filter: thread %d could not be synchronised", r)
-	}
-	return -1, nil
-}
-
-// exportBPF gets libseccomp's program through a memfd: Debian 12's
-// libseccomp (2.5.4) has no seccomp_export_bpf_mem.
-func exportBPF(f *libseccomp.ScmpFilter) ([]byte, error) {
-	fd, err := unix.MemfdCreate("seccomp-bpf", unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: export filter: %w", err)
-	}
-	mem := os.NewFile(uintptr(fd), "seccomp-bpf")
-	defer mem.Close()
-	if err := f.ExportBPF(mem); err != nil {
-		return nil, fmt.Errorf("seccomp: export filter: %w", err)
-	}
-	if _, err := mem.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("seccomp: export filter: %w", err)
-	}
-	raw, err := io.ReadAll(mem)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: export filter: %w", err)
-	}
-	return raw, nil
-}
-
-// decodeBPF reads libseccomp's exported program (struct sock_filter in
-// host byte order).
-func decodeBPF(raw []byte) ([]unix.SockFilter, error) {
-	const size = 8
-	if len(raw) == 0 || len(raw)%size != 0 {
-		return nil, fmt.Errorf("seccomp: exported filter has %d bytes, not a whole number of instructions", len(raw))
-	}
-	out := make([]unix.SockFilter, len(raw)/size)
-	for i := range out {
-		b := raw[i*size:]
-		out[i] = unix.SockFilter{
-			Code: binary.NativeEndian.Uint16(b[0:]),
-			Jt:   b[2],
-			Jf:   b[3],
-			K:    binary.NativeEndian.Uint32(b[4:]),
-		}
-	}
-	return out, nil
 }
 
 // enosysStub builds the stub described at the top of this file, or none

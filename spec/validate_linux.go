@@ -32,6 +32,7 @@ func validateLinux(s *specs.Spec) error {
 		validateCgroupsPath,
 		validatePersonality,
 		validatePropagation,
+		validateHostMountNS,
 	}
 	for _, c := range checks {
 		if err := c(l); err != nil {
@@ -198,4 +199,23 @@ func validatePropagation(l *specs.Linux) error {
 		return nil
 	}
 	return invalidf("linux.rootfsPropagation %q: must be one of shared, slave, private, unbindable (optionally r-prefixed)", l.RootfsPropagation)
+}
+
+// validateHostMountNS: without a mount namespace the container's mounts
+// are the host's, so what would change mounts the runtime did not make
+// is refused: masking and read-only paths (runc refuses these too) and
+// rootfsPropagation (which runc would apply to the host's "/").
+func validateHostMountNS(l *specs.Linux) error {
+	if findNamespace(l, specs.MountNamespace) != nil {
+		return nil
+	}
+	switch {
+	case len(l.MaskedPaths) > 0:
+		return invalidf("linux.maskedPaths: needs a mount namespace (without one they would be mounted over the host's paths)")
+	case len(l.ReadonlyPaths) > 0:
+		return invalidf("linux.readonlyPaths: needs a mount namespace (without one the host's paths would be remounted)")
+	case l.RootfsPropagation != "":
+		return invalidf("linux.rootfsPropagation %q: needs a mount namespace (without one it would change the host's mounts)", l.RootfsPropagation)
+	}
+	return nil
 }

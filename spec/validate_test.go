@@ -122,6 +122,29 @@ func TestValidate(t *testing.T) {
 		{"masked relative", func(s *specs.Spec) { s.Linux.MaskedPaths[3] = "proc/keys" }, `linux.maskedPaths[3] "proc/keys": must be an absolute path`},
 		{"readonly relative", func(s *specs.Spec) { s.Linux.ReadonlyPaths[0] = "" }, "linux.readonlyPaths[0]"},
 
+		// no mount namespace: the host's mounts must not be touched
+		{"no mntns, plain", func(s *specs.Spec) {
+			dropNamespace(s, specs.MountNamespace)
+			s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		}, ""},
+		{"no mntns, masked", func(s *specs.Spec) {
+			dropNamespace(s, specs.MountNamespace)
+			s.Linux.ReadonlyPaths = nil
+		}, "linux.maskedPaths: needs a mount namespace"},
+		{"no mntns, readonly", func(s *specs.Spec) {
+			dropNamespace(s, specs.MountNamespace)
+			s.Linux.MaskedPaths = nil
+		}, "linux.readonlyPaths: needs a mount namespace"},
+		{"no mntns, propagation", func(s *specs.Spec) {
+			dropNamespace(s, specs.MountNamespace)
+			s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+			s.Linux.RootfsPropagation = "rslave"
+		}, `linux.rootfsPropagation "rslave": needs a mount namespace`},
+		{"joined mntns, masked", func(s *specs.Spec) {
+			dropNamespace(s, specs.MountNamespace)
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.MountNamespace, Path: "/proc/1/ns/mnt"})
+		}, ""},
+
 		// devices
 		{"device ok", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}, {Path: "/dev/fifo", Type: "p"}}

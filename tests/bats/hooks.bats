@@ -13,8 +13,9 @@ setup() {
 	mkdir -p "$HOOKLOG"
 	update_config '.mounts += [{"destination": "/hooklog", "type": "bind", "source": $d, "options": ["rbind"]}]' --arg d "$HOOKLOG"
 	# The hook script records: its name, the state's status and id, whether
-	# the state has a pid, its mount namespace, and whether it sees the
-	# container's rootfs as / (then /hooklog exists at the root).
+	# the state has a pid, its mount namespace, whether it sees the
+	# container's rootfs as / (then /hooklog exists at the root), and the
+	# pid itself.
 	HOOK=$BATS_TEST_TMPDIR/hook.sh
 	cat >"$HOOK" <<-'SH'
 		#!/bin/sh
@@ -22,8 +23,9 @@ setup() {
 		status=$(echo "$state" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
 		id=$(echo "$state" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
 		pid=$(echo "$state" | grep -q '"pid":[1-9]' && echo pid || echo nopid)
+		pidval=$(echo "$state" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
 		inroot=$([ -d /hooklog ] && echo in-container-root || echo host-root)
-		echo "$1 $status $id $pid $(readlink /proc/self/ns/mnt) $inroot" >>"$2"
+		echo "$1 $status $id $pid $(readlink /proc/self/ns/mnt) $inroot ${pidval:-none}" >>"$2"
 	SH
 	chmod +x "$HOOK"
 	# startContainer runs inside the container: give it a copy there.
@@ -50,6 +52,8 @@ hook() { # hook KIND LOGPATH: the JSON of one hook entry
 		\"poststart\": [$(hook poststart "$log")],
 		\"poststop\": [$(hook poststop "$log")]}"
 	create_container "$id"
+	local hostpid
+	hostpid=$(container_pid "$id")
 	run cat "$log"
 	# After create: the three create-time hooks, nothing else yet.
 	assert_equal "$(cut -d' ' -f1 <<<"$output" | tr '\n' ' ')" "prestart createRuntime createContainer " "hooks after create"
@@ -65,6 +69,14 @@ hook() { # hook KIND LOGPATH: the JSON of one hook entry
 	grep -q "^startContainer created $id pid " "$log" || fail "startContainer state"
 	grep -q "^poststart running $id pid " "$log" || fail "poststart state"
 	grep -q "^poststop stopped $id nopid " "$log" || fail "poststop state"
+	# The pid as the hook's pid namespace sees the container process
+	# (state.md): the host's pid outside, 1 inside the container's own.
+	for k in prestart createRuntime poststart; do
+		grep -q "^$k .* $hostpid\$" "$log" || fail "$k pid, want $hostpid: $(grep "^$k" "$log")"
+	done
+	for k in createContainer startContainer; do
+		grep -q "^$k .* 1\$" "$log" || fail "$k pid, want 1: $(grep "^$k" "$log")"
+	done
 	# Namespaces: the runtime's for prestart/createRuntime/poststart/poststop,
 	# the container's mount namespace for createContainer (before
 	# pivot_root: the host's files still at /) and startContainer (after).
@@ -104,17 +116,58 @@ hook() { # hook KIND LOGPATH: the JSON of one hook entry
 	assert_output_equals "first second from-env"
 }
 
-@test "a failing poststart or poststop hook is only logged" {
+@test "poststart hooks run after the user process was executed" {
+	local id out=$BATS_TEST_TMPDIR/cmdline
+	id=$(new_id)
+	set_args sleep 1000
+	# A slow startContainer hook holds the init back between start's
+	# release and its exec: a poststart hook run too early sees the
+	# runtime's init, not sleep.
+	update_config '.hooks = {
+		"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "1"]}],
+		"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "pid=$(sed -n \"s/.*\\\"pid\\\":\\([0-9]*\\).*/\\1/p\"); tr \"\\0\" \" \" </proc/$pid/cmdline >" + $o]}]}' --arg o "$out"
+	create_container "$id"
+	stasis start "$id"
+	assert_equal "$(cat "$out")" "sleep 1000 " "the process poststart saw"
+}
+
+@test "a failing startContainer hook fails start and stops the container" {
+	local id
+	id=$(new_id)
+	set_args sleep 1000
+	update_config '.hooks = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no-start >&2; exit 5"]}]}'
+	create_container "$id"
+	run stasis start "$id"
+	assert_failure
+	is_runc || assert_output_contains "startContainer hook #0 (/bin/sh): exit status 5: no-start"
+	wait_for_status "$id" stopped
+	stasis delete "$id"
+}
+
+@test "a failing poststart hook fails start and stops the container" {
+	local id
+	id=$(new_id)
+	set_args sleep 1000
+	update_config '.hooks = {"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no-poststart >&2; exit 4"]}]}'
+	create_container "$id"
+	run stasis start "$id"
+	assert_failure
+	is_runc || assert_output_contains "poststart hook #0 (/bin/sh): exit status 4: no-poststart"
+	wait_for_status "$id" stopped
+	stasis delete "$id"
+}
+
+@test "a failing poststop hook is only logged, and the later ones still run" {
 	stasis_only "log wording"
 	local id
 	id=$(new_id)
-	update_config '.hooks = {"poststart": [{"path": "/bin/false"}], "poststop": [{"path": "/bin/false"}]}'
+	update_config '.hooks = {"poststop": [{"path": "/bin/false"}, {"path": "/bin/sh", "args": ["sh", "-c", "echo ran >" + $o]}]}' \
+		--arg o "$BATS_TEST_TMPDIR/second"
 	create_container "$id"
-	run stasis --log "$BATS_TEST_TMPDIR/log.json" --log-format json start "$id"
-	assert_success
+	stasis start "$id"
 	wait_for_status "$id" stopped
 	run stasis --log "$BATS_TEST_TMPDIR/log.json" --log-format json delete "$id"
 	assert_success
-	grep -q '"level":"warn".*poststart hook' "$BATS_TEST_TMPDIR/log.json" || fail "poststart failure not logged: $(cat "$BATS_TEST_TMPDIR/log.json")"
-	grep -q '"level":"warn".*poststop hook' "$BATS_TEST_TMPDIR/log.json" || fail "poststop failure not logged"
+	grep -q '"level":"warn".*poststop hook #0 (/bin/false)' "$BATS_TEST_TMPDIR/log.json" || fail "poststop failure not logged: $(cat "$BATS_TEST_TMPDIR/log.json")"
+	[ "$(cat "$BATS_TEST_TMPDIR/second")" = ran ] || fail "the second poststop hook did not run"
 }

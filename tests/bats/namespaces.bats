@@ -183,3 +183,47 @@ join_test() {
 	assert_success
 	assert_output_contains over-loopback
 }
+
+# mounts_under DIR: how many host mounts are at or below DIR.
+mounts_under() {
+	awk -v d="$1" '$5 == d || index($5, d "/") == 1' /proc/self/mountinfo | wc -l
+}
+
+@test "without a mount namespace: the host's, chrooted into the rootfs; delete removes its mounts" {
+	local id before
+	id=$(new_id)
+	setup_bundle sleep 1000
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "mount")] | .linux.maskedPaths = [] | .linux.readonlyPaths = []'
+	echo in-rootfs >"$ROOTFS/marker"
+	before=$(mounts_under "$ROOTFS")
+	create_container "$id"
+	local pid
+	pid=$(container_pid "$id")
+	assert_equal "$(readlink /proc/"$pid"/ns/mnt)" "$(host_ns mnt)" "mount namespace"
+	assert_equal "$(readlink /proc/"$pid"/root)" "$ROOTFS" "root of the init"
+	stasis start "$id"
+	# An exec'd process has no mount namespace to join: it gets the same root.
+	run stasis exec "$id" sh -c 'cat /marker; grep -c " /proc " /proc/self/mountinfo'
+	assert_success
+	assert_output_equals "in-rootfs"$'\n'"1"
+	[ "$(mounts_under "$ROOTFS")" -gt "$before" ] || fail "no mounts under the rootfs while running"
+	stasis delete --force "$id"
+	assert_equal "$(mounts_under "$ROOTFS")" "$before" "host mounts under the rootfs after delete"
+}
+
+@test "without a mount namespace: a failed create leaves no mount behind" {
+	setup_bundle /no/such/program
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "mount")] | .linux.maskedPaths = [] | .linux.readonlyPaths = []'
+	local before
+	before=$(mounts_under "$ROOTFS")
+	assert_create_fails "/no/such/program"
+	assert_equal "$(mounts_under "$ROOTFS")" "$before" "host mounts under the rootfs"
+}
+
+@test "without a mount namespace: masked and read-only paths are refused" {
+	setup_bundle true
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "mount")] | .linux.readonlyPaths = []'
+	assert_create_fails "maskedPaths"
+	update_config '.linux.maskedPaths = [] | .linux.readonlyPaths = ["/proc/sys"]'
+	assert_create_fails "readonlyPaths"
+}

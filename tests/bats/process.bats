@@ -129,6 +129,16 @@ status_field() {
 	assert_create_fails
 }
 
+@test "rlimits: tight limits bind the process, not the runtime's set-up" {
+	setup_bundle true
+	# Both far below what the runtime's init uses while it sets up (its Go
+	# runtime's mappings; its fds for /proc, the socket, the exec fifo).
+	update_config '.process.rlimits = [{"type": "RLIMIT_AS", "soft": 134217728, "hard": 268435456}, {"type": "RLIMIT_NOFILE", "soft": 3, "hard": 3}]'
+	run_in_container sh -c 'ulimit -v; ulimit -Hv; ulimit -n'
+	assert_success
+	assert_output_equals "131072"$'\n'"262144"$'\n'"3"
+}
+
 @test "an unknown rlimit type fails" {
 	setup_bundle true
 	update_config '.process.rlimits = [{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]'

@@ -59,6 +59,37 @@ teardown() {
 	assert_output_matches "Seccomp:[[:space:]]+2"
 }
 
+@test "the filter still loads when process.rlimits leaves little address space" {
+	[ -f "$DOCKER_PROFILE" ] || skip "no $DOCKER_PROFILE"
+	update_config '.linux.seccomp = $p[0]' --slurpfile p "$DOCKER_PROFILE"
+	# 256 MiB is far less than the runtime's own Go process maps; busybox
+	# needs a few MiB. Both load paths: before the user switch, and last
+	# (no_new_privs).
+	update_config '.process.rlimits = [{"type": "RLIMIT_AS", "soft": 268435456, "hard": 268435456}]'
+	local nnp
+	for nnp in false true; do
+		update_config ".process.noNewPrivileges = $nnp"
+		run_in_container sh -c 'ulimit -v; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status'
+		assert_success
+		assert_output_contains "262144"
+		assert_output_matches "Seccomp:[[:space:]]+2"
+		assert_output_matches "NoNewPrivs:[[:space:]]+$([ $nnp = true ] && echo 1 || echo 0)"
+	done
+}
+
+@test "a profile that denies rseq does not kill the runtime's init" {
+	# startContainer hooks run after the filter is loaded (without
+	# no_new_privs), and running them (each with a stdin copier and a
+	# timeout) makes the init's Go runtime start threads; glibc aborts a
+	# thread that cannot register rseq.
+	update_config '.process.noNewPrivileges = false
+		| .linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["rseq"], "action": "SCMP_ACT_ERRNO"}]}
+		| .hooks = {"startContainer": [range(20) | {"path": "/bin/sh", "args": ["sh", "-c", "cat >/dev/null"], "timeout": 5}]}'
+	run_in_container sh -c 'echo ran'
+	assert_success
+	assert_output_contains ran
+}
+
 @test "exec'd processes get the container's seccomp filter" {
 	local id
 	id=$(new_id)
