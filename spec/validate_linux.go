@@ -32,6 +32,9 @@ func validateLinux(s *specs.Spec) error {
 		validateCgroupsPath,
 		validatePersonality,
 		validatePropagation,
+		validateTimeOffsets,
+		validateNetDevices,
+		validateMemoryPolicy,
 	}
 	for _, c := range checks {
 		if err := c(l); err != nil {
