@@ -98,6 +98,11 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 	// tests reading runc's --debug output find them in ours.
 	Debug("nsexec container setup: stage 0 is pid %d", cmd.Process.Pid)
 	pid, err := o.boot.run(parentSock)
+	if err != nil {
+		// Stage 0 may be waiting for our answer (a refused id map or
+		// time offset): it would never exit on its own.
+		cmd.Process.Kill()
+	}
 	werr := cmd.Wait()
 	stage0Done = true
 	if err != nil {
