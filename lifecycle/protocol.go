@@ -17,6 +17,8 @@ package lifecycle
 //	                        the resources
 //	 3    parent -> stage0  bootstrap: namespaces to join, clone flags         bootstrap.go
 //	 4    stage0 <-> parent USERMAP_REQ pid / parent writes maps / ACK         bootstrap.go, nsenter.c
+//	 4a   stage0 <-> parent after unshare: TIMENS_REQ pid / parent writes      bootstrap.go, nsenter.c
+//	                        linux.timeOffsets / ACK (only when the spec has them)
 //	 5    stage0 -> parent  CHILD_PID of stage 1 (the init); stage 0 exits     bootstrap.go, nsenter.c
 //	 6    parent -> init    msgConfig: spec, rootfs, options                   spawn.go
 //	 7    init              mounts (rootfs.Prepare up to pivot_root)           init.go

@@ -183,3 +183,61 @@ join_test() {
 	assert_success
 	assert_output_contains over-loopback
 }
+
+# time_offsets_bundle: a new time namespace whose clocks are ahead of the
+# host's: monotonic by 7881 s, boottime by 1000000 s and 5 ns.
+time_offsets_bundle() {
+	update_config '.linux.namespaces += [{"type": "time"}]
+		| .linux.timeOffsets = {"monotonic": {"secs": 7881}, "boottime": {"secs": 1000000, "nanosecs": 5}}'
+}
+
+# assert_time_offsets: $output (timens_offsets, then /proc/uptime's whole
+# seconds) shows the offsets of time_offsets_bundle.
+assert_time_offsets() {
+	assert_output_matches "monotonic[[:space:]]+7881[[:space:]]+0"
+	assert_output_matches "boottime[[:space:]]+1000000[[:space:]]+5"
+	local inside host
+	inside=$(tail -1 <<<"$output")
+	host=$(cut -d. -f1 /proc/uptime)
+	# /proc/uptime is boottime: it runs 1000000 s ahead inside
+	[ "$inside" -ge $((host + 1000000 - 5)) ] && [ "$inside" -le $((host + 1000000)) ] ||
+		fail "uptime inside $inside, host $host: want the host's + 1000000"
+}
+
+@test "a new time namespace gets linux.timeOffsets" {
+	stasis_only "runc 1.1.5 ignores linux.timeOffsets"
+	setup_bundle true
+	time_offsets_bundle
+	run_in_container sh -c 'cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime'
+	assert_success
+	assert_time_offsets
+}
+
+@test "linux.timeOffsets also apply with a new user namespace" {
+	stasis_only "runc 1.1.5 ignores linux.timeOffsets"
+	setup_bundle true
+	update_config '.linux.namespaces += [{"type": "user"}]'
+	userns_bundle
+	time_offsets_bundle
+	run_in_container sh -c 'cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime'
+	assert_success
+	assert_time_offsets
+}
+
+@test "linux.timeOffsets without a new time namespace fail, naming the field" {
+	stasis_only "runc 1.1.5 ignores linux.timeOffsets"
+	setup_bundle true
+	update_config '.linux.timeOffsets = {"monotonic": {"secs": 1}}'
+	assert_create_fails "linux.timeOffsets"
+	start_ns_holder --time
+	update_config '.linux.namespaces += [{"type": "time", "path": $p}]' --arg p "/proc/$HOLDER_PID/ns/time"
+	assert_create_fails "linux.timeOffsets"
+}
+
+@test "linux.timeOffsets the kernel refuses fail create and leave nothing behind" {
+	stasis_only "runc 1.1.5 ignores linux.timeOffsets"
+	setup_bundle true
+	# a monotonic clock before boot is out of range for the kernel
+	update_config '.linux.namespaces += [{"type": "time"}] | .linux.timeOffsets = {"monotonic": {"secs": -1000000000}}'
+	assert_create_fails "set linux.timeOffsets (monotonic -1000000000 0)"
+}
