@@ -47,6 +47,7 @@ func buildFeatures(criuPath string) *features.Features {
 			Seccomp:      seccomp.Features(),
 			Apparmor:     &features.Apparmor{Enabled: new(bool)},
 			Selinux:      &features.Selinux{Enabled: new(bool)},
+			MemoryPolicy: &features.MemoryPolicy{Modes: spec.MemoryPolicyModes(), Flags: spec.MemoryPolicyFlags()},
 		},
 		Annotations: map[string]string{
 			seccomp.AnnotationLibseccompVersion: seccomp.LibseccompVersion(),

@@ -222,6 +222,11 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int) (*
 	if err := setPersonality(linux); err != nil {
 		return nil, err
 	}
+	// Per thread, like personality: this locked thread is the one that
+	// execs, and execve keeps its policy.
+	if err := setMemoryPolicy(linux); err != nil {
+		return nil, err
+	}
 	env := withHome(proc.Env, proc.User.UID)
 	path, err := lookPath(proc.Args[0], env)
 	if err != nil {

@@ -39,3 +39,12 @@ load helpers
 	assert_success
 	assert_equal "$(jq -r '.annotations["org.stasis.checkpoint.enabled"]' <<<"$output")" false "without criu"
 }
+
+@test "features lists the runtime-spec 1.3 extensions that work" {
+	stasis_only "runc 1.1.5 has no features command"
+	run stasis features
+	assert_success
+	jq -e '.linux.memoryPolicy.modes | index("MPOL_BIND") and index("MPOL_INTERLEAVE") and index("MPOL_LOCAL")' <<<"$output" >/dev/null ||
+		fail "memoryPolicy modes missing: $output"
+	jq -e '.linux.memoryPolicy.flags | index("MPOL_F_STATIC_NODES")' <<<"$output" >/dev/null || fail "memoryPolicy flags missing"
+}
