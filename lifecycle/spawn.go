@@ -29,6 +29,8 @@ type spawnOpts struct {
 	// onHooks runs the parent's hooks (step 7b) for the process pid and
 	// returns the state the init's hooks get.
 	onHooks func(pid int) (*specs.State, error)
+	// affinity is an exec'd process's execCPUAffinity (nil: inherit ours).
+	affinity *cpuAffinity
 }
 
 // spawn starts stage 0, places it in the cgroup, runs the bootstrap,
@@ -71,7 +73,9 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		// Stage 0 dies with us if we are interrupted before it is done.
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
 	}
-	if err := cmd.Start(); err != nil {
+	release, err := o.affinity.start(cmd)
+	defer release()
+	if err != nil {
 		return 0, fmt.Errorf("start init: %w", err)
 	}
 	childSock.Close()
@@ -92,6 +96,10 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		if err := o.cg.Set(o.resources); err != nil {
 			return 0, fmt.Errorf("cgroup: %w", err)
 		}
+	}
+	// After the cgroup: joining a cpuset resets the affinity.
+	if err := o.affinity.setFinal(cmd.Process.Pid); err != nil {
+		return 0, err
 	}
 
 	// The debug lines use runc's words for the same steps, so people and
