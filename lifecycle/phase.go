@@ -95,3 +95,7 @@ type stoppedPhase struct {
 }
 
 func (p stoppedPhase) Delete(bool) error { return p.c.destroy() }
+
+// Kill of a stopped container only reaches what its init left behind in
+// the host's pid namespace.
+func (p stoppedPhase) Kill(sig unix.Signal, _ bool) error { return p.c.killLeftovers(sig) }
