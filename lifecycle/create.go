@@ -110,8 +110,19 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		return nil, err
 	}
 
+	trees, err := idmapSources(sp)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(trees)
+
 	named := namedFds{}
 	named.add(envFifoFd, fifo)
+	for i := range sp.Mounts {
+		if t, ok := trees[i]; ok {
+			named.add(envIDMapPrefix+strconv.Itoa(i), t)
+		}
+	}
 	if o.ConsoleSocket != "" {
 		conn, err := DialConsole(o.ConsoleSocket)
 		if err != nil {

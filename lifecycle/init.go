@@ -152,7 +152,12 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 		}
 	}
 
-	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot}
+	idmapped, err := idmappedTrees(sp)
+	defer closeAll(idmapped)
+	if err != nil {
+		return nil, err
+	}
+	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, IDMapped: idmapped}
 	var hookState *specs.State
 	if sp.Hooks != nil {
 		rcfg.BeforePivot = func() (err error) {

@@ -47,14 +47,18 @@ func newBuilder(c *Config, r *root) *builder {
 }
 
 // mountOne performs one spec mount, dispatching on the kinds that need
-// more than a plain mount(2).
-func (b *builder) mountOne(m specs.Mount) error {
+// more than a plain mount(2). idmapped is the id-mapped clone of m's
+// source, when m is an id-mapped bind mount.
+func (b *builder) mountOne(m specs.Mount, idmapped *os.File) error {
 	if err := b.checkDest(m); err != nil {
 		return err
 	}
+	if idmapped == nil && spec.IsIDMapped(m) {
+		return fmt.Errorf("id-mapped mount %s on %s: no id-mapped source from the runtime", m.Source, m.Destination)
+	}
 	switch {
 	case spec.IsBind(m):
-		return b.bindMount(m)
+		return b.bindMount(m, idmapped)
 	case m.Type == "cgroup":
 		return b.mountCgroup(m)
 	case m.Type == "sysfs":
@@ -70,16 +74,17 @@ func (b *builder) mountOne(m specs.Mount) error {
 			Type:        "bind",
 			Source:      "/sys",
 			Options:     append(append([]string{}, m.Options...), "rbind", "ro"),
-		})
+		}, nil)
 	default:
 		return b.fsMount(m)
 	}
 }
 
-// bindMount: the bind itself, then a remount for flags (mount(2) ignores
-// them on the initial MS_BIND), then each propagation change on its own
-// since the kernel refuses them combined with anything else.
-func (b *builder) bindMount(m specs.Mount) error {
+// bindMount: the bind itself (or, id-mapped, the move of the clone the
+// parent made), then a remount for flags (mount(2) ignores them on the
+// initial MS_BIND), then each propagation change on its own since the
+// kernel refuses them combined with anything else.
+func (b *builder) bindMount(m specs.Mount, idmapped *os.File) error {
 	o := spec.ParseMountOptions(m.Options)
 	st, err := os.Stat(m.Source)
 	if err != nil {
@@ -89,14 +94,22 @@ func (b *builder) bindMount(m specs.Mount) error {
 	if err != nil {
 		return err
 	}
-	flags := uintptr(unix.MS_BIND)
-	if o.Recursive {
-		flags |= unix.MS_REC
-	}
-	err = sys.mount(m.Source, procFd(target), "", flags, "")
-	target.Close()
-	if err != nil {
-		return fmt.Errorf("bind mount %s on %s: %w", m.Source, m.Destination, err)
+	if idmapped != nil {
+		err = sys.moveMount(int(idmapped.Fd()), int(target.Fd()))
+		target.Close()
+		if err != nil {
+			return fmt.Errorf("id-mapped bind mount %s on %s: move_mount: %w", m.Source, m.Destination, err)
+		}
+	} else {
+		flags := uintptr(unix.MS_BIND)
+		if o.Recursive {
+			flags |= unix.MS_REC
+		}
+		err = sys.mount(m.Source, procFd(target), "", flags, "")
+		target.Close()
+		if err != nil {
+			return fmt.Errorf("bind mount %s on %s: %w", m.Source, m.Destination, err)
+		}
 	}
 	if o.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || o.ClearFlags != 0 {
 		want := o.Flags&^(unix.MS_REC|unix.MS_REMOUNT) | unix.MS_BIND | unix.MS_REMOUNT

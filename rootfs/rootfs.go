@@ -6,6 +6,7 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -22,6 +23,11 @@ type Config struct {
 	// before pivot_root: the runtime spec runs prestart, createRuntime
 	// and createContainer hooks exactly there.
 	BeforePivot func() error `json:"-"`
+	// IDMapped holds, by index in Spec.Mounts, the id-mapped clone of each
+	// such bind mount's source (open_tree + MOUNT_ATTR_IDMAP, made by the
+	// parent, which alone may set the mapping): it is moved into place
+	// instead of bind-mounting the source.
+	IDMapped map[int]*os.File `json:"-"`
 }
 
 // ErrBadPropagation reports a linux.rootfsPropagation value we do not know.
@@ -99,8 +105,8 @@ func buildTree(c *Config) error {
 	}
 	defer r.Close()
 	b := newBuilder(c, r)
-	for _, m := range c.Spec.Mounts {
-		if err := b.mountOne(m); err != nil {
+	for i, m := range c.Spec.Mounts {
+		if err := b.mountOne(m, c.IDMapped[i]); err != nil {
 			return err
 		}
 	}

@@ -186,6 +186,13 @@ func IsBind(m specs.Mount) bool {
 	return false
 }
 
+// IsIDMapped reports whether m is to be an id-mapped mount: it has its own
+// uidMappings/gidMappings, or the idmap/ridmap option (which takes the
+// container's user namespace mappings).
+func IsIDMapped(m specs.Mount) bool {
+	return len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 || ParseMountOptions(m.Options).IDMap
+}
+
 // KnownMountOptions lists every mount option stasis understands, for
 // `stasis features`.
 func KnownMountOptions() []string {

@@ -47,4 +47,6 @@ load helpers
 	jq -e '.linux.memoryPolicy.modes | index("MPOL_BIND") and index("MPOL_INTERLEAVE") and index("MPOL_LOCAL")' <<<"$output" >/dev/null ||
 		fail "memoryPolicy modes missing: $output"
 	jq -e '.linux.memoryPolicy.flags | index("MPOL_F_STATIC_NODES")' <<<"$output" >/dev/null || fail "memoryPolicy flags missing"
+	jq -e '.linux.mountExtensions.idmap.enabled == true and (.mountOptions | index("idmap") and index("ridmap"))' <<<"$output" >/dev/null ||
+		fail "idmap mounts not listed: $output"
 }
