@@ -49,6 +49,7 @@ func buildFeatures(criuPath string) *features.Features {
 			Selinux:         &features.Selinux{Enabled: new(bool)},
 			MemoryPolicy:    &features.MemoryPolicy{Modes: spec.MemoryPolicyModes(), Flags: spec.MemoryPolicyFlags()},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+			NetDevices:      &features.NetDevices{Enabled: &yes},
 		},
 		Annotations: map[string]string{
 			seccomp.AnnotationLibseccompVersion: seccomp.LibseccompVersion(),

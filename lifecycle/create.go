@@ -138,9 +138,12 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		cg.Destroy()
 	})
 	initPid, err := spawn(&spawnOpts{
-		boot:        newBootstrap(sp),
-		cg:          cg,
-		resources:   CgroupResources(sp),
+		boot:      newBootstrap(sp),
+		cg:        cg,
+		resources: CgroupResources(sp),
+		inNamespaces: func(pid int) error {
+			return moveNetDevices(pid, sp.Linux)
+		},
 		preserveFds: o.PreserveFds,
 		named:       named,
 		stdio:       [3]*os.File{o.Stdin, o.Stdout, o.Stderr},

@@ -31,6 +31,10 @@ type spawnOpts struct {
 	onHooks func(pid int) (*specs.State, error)
 	// affinity is an exec'd process's execCPUAffinity (nil: inherit ours).
 	affinity *cpuAffinity
+	// inNamespaces, when set, runs once the init exists in the
+	// container's namespaces, before it gets its config (create: move
+	// linux.netDevices in, so the init finds them there).
+	inNamespaces func(pid int) error
 }
 
 // spawn starts stage 0, places it in the cgroup, runs the bootstrap,
@@ -125,6 +129,11 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		unix.Wait4(pid, &ws, 0, nil)
 	})
 
+	if o.inNamespaces != nil {
+		if err := o.inNamespaces(pid); err != nil {
+			return 0, err
+		}
+	}
 	if err := json.NewEncoder(parentSock).Encode(o.msg); err != nil {
 		return 0, fmt.Errorf("send config to init: %w", err)
 	}

@@ -49,4 +49,5 @@ load helpers
 	jq -e '.linux.memoryPolicy.flags | index("MPOL_F_STATIC_NODES")' <<<"$output" >/dev/null || fail "memoryPolicy flags missing"
 	jq -e '.linux.mountExtensions.idmap.enabled == true and (.mountOptions | index("idmap") and index("ridmap"))' <<<"$output" >/dev/null ||
 		fail "idmap mounts not listed: $output"
+	jq -e '.linux.netDevices.enabled == true' <<<"$output" >/dev/null || fail "netDevices not listed: $output"
 }

@@ -241,3 +241,47 @@ assert_time_offsets() {
 	update_config '.linux.namespaces += [{"type": "time"}] | .linux.timeOffsets = {"monotonic": {"secs": -1000000000}}'
 	assert_create_fails "set linux.timeOffsets (monotonic -1000000000 0)"
 }
+
+# host_veth: a veth pair $VETH / ${VETH}p on the host, $VETH with
+# 10.213.7.1/24; whatever is left of it goes in teardown.
+host_veth() {
+	VETH="stv$$"
+	ip link add "$VETH" type veth peer name "${VETH}p"
+	on_teardown "ip link del ${VETH}p"
+	on_teardown "ip link del $VETH"
+	ip addr add 10.213.7.1/24 dev "$VETH"
+}
+
+@test "linux.netDevices moves a host device in, renamed, with its address, and up" {
+	stasis_only "runc 1.1.5 ignores linux.netDevices"
+	setup_bundle true
+	host_veth
+	update_config '.linux.netDevices = {($d): {"name": "ctr0"}}' --arg d "$VETH"
+	run_in_container sh -c 'ip -o -4 addr show ctr0; cat /sys/class/net/ctr0/flags'
+	assert_success
+	assert_output_matches "ctr0[[:space:]]+inet 10.213.7.1/24 "
+	[ $(($(tail -1 <<<"$output") & 1)) -eq 1 ] || fail "ctr0 is not up: $output"
+	# a veth is destroyed with the namespace it was moved to, peer and all
+	! ip link show "${VETH}p" >/dev/null 2>&1 || fail "the veth outlived the container's network namespace"
+}
+
+@test "linux.netDevices keeps the host name, or lets the kernel number a %d name" {
+	stasis_only "runc 1.1.5 ignores linux.netDevices"
+	setup_bundle true
+	host_veth
+	update_config '.linux.netDevices = {($d): {}, ($p): {"name": "eth%d"}}' --arg d "$VETH" --arg p "${VETH}p"
+	run_in_container ls /sys/class/net
+	assert_success
+	assert_output_equals "eth0"$'\n'"lo"$'\n'"$VETH"
+}
+
+@test "linux.netDevices that cannot be moved fail create, naming the device" {
+	stasis_only "runc 1.1.5 ignores linux.netDevices"
+	setup_bundle true
+	update_config '.linux.netDevices = {"stnosuchdev": {}}'
+	assert_create_fails "linux.netDevices stnosuchdev: find host device stnosuchdev"
+	host_veth
+	update_config '.linux.netDevices = {($d): {}} | .linux.namespaces |= map(select(.type != "network"))' --arg d "$VETH"
+	assert_create_fails "linux.netDevices: moving devices needs a network namespace"
+	ip link show "$VETH" >/dev/null || fail "a refused config moved the device"
+}
