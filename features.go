@@ -50,6 +50,7 @@ func buildFeatures(criuPath string) *features.Features {
 			MemoryPolicy:    &features.MemoryPolicy{Modes: spec.MemoryPolicyModes(), Flags: spec.MemoryPolicyFlags()},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 			NetDevices:      &features.NetDevices{Enabled: &yes},
+			IntelRdt:        &features.IntelRdt{Enabled: new(bool)},
 		},
 		Annotations: map[string]string{
 			seccomp.AnnotationLibseccompVersion: seccomp.LibseccompVersion(),

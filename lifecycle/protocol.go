@@ -11,23 +11,27 @@ package lifecycle
 //
 //	step  who               what                                              where
 //	----  ----------------  ------------------------------------------------  ----------------------
-//	 1    parent            make the exec fifo (create); seal the binary,      create.go, spawn.go
-//	                        socketpair; spawn stage 0 with the fds below
-//	 2    parent            put stage 0 in the container's cgroups, set        spawn.go
-//	                        the resources
+//	 1    parent            make the exec fifo (create), the id-mapped clones  create.go, idmap.go,
+//	                        of mount sources; seal the binary, socketpair;     spawn.go
+//	                        spawn stage 0 (exec: on execCPUAffinity.initial)
+//	                        with the fds below
+//	 2    parent            put stage 0 in the container's cgroups, set        spawn.go, sched.go
+//	                        the resources (exec: execCPUAffinity.final)
 //	 3    parent -> stage0  bootstrap: namespaces to join, clone flags         bootstrap.go
 //	 4    stage0 <-> parent USERMAP_REQ pid / parent writes maps / ACK         bootstrap.go, nsenter.c
 //	 4a   stage0 <-> parent after unshare: TIMENS_REQ pid / parent writes      bootstrap.go, nsenter.c
 //	                        linux.timeOffsets / ACK (only when the spec has them)
 //	 5    stage0 -> parent  CHILD_PID of stage 1 (the init); stage 0 exits     bootstrap.go, nsenter.c
+//	 5a   parent            move linux.netDevices into the init's network      namespaces.go, netdev/
+//	                        namespace (create)
 //	 6    parent -> init    msgConfig: spec, rootfs, options                   spawn.go
 //	 7    init              mounts (rootfs.Prepare up to pivot_root)           init.go
 //	 7a   init -> parent    msgStatus{Hooks} when the spec has hooks           init.go
 //	 7b   parent            prestart + createRuntime hooks                     create.go, hooks.go
 //	 7c   parent -> init    msgHooksDone (state for the init's hooks, or error) spawn.go
 //	 7d   init              createContainer hooks; pivot_root; console,        init.go, initproc.go
-//	                        hostname, sysctl, lo up, rlimits, seccomp (unless
-//	                        no_new_privs), user, capabilities
+//	                        hostname, sysctl, lo up, rlimits, memory policy,
+//	                        seccomp (unless no_new_privs), user, capabilities
 //	 8    init -> parent    msgStatus{Ready}, or {Error} with what failed      init.go, spawn.go
 //	 9    parent            write state.json and the pid file; exit            create.go
 //	10    init              open the exec fifo for writing: blocks; then       init.go
@@ -46,6 +50,8 @@ package lifecycle
 //	_STASIS_FIFO_FD      O_PATH fd of the exec fifo (reopened for writing
 //	                     through /proc/self/fd after pivot_root)
 //	_STASIS_CONSOLE_FD   connection to --console-socket, when terminal
+//	_STASIS_IDMAP_<i>    the id-mapped clone (open_tree) of the source of
+//	                     mounts[i], moved into place instead of a bind
 //
 // Fds 0-2 are the container's stdio; --preserve-fds N keeps 3..3+N-1 at
 // their numbers, so the named fds come after them.
