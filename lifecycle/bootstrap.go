@@ -10,17 +10,22 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/stasis-oci/stasis/spec"
 )
 
 // Message types of nsenter.c's bootstrap (steps 3-5 of protocol.go).
 const (
-	bsNsPath     = 1
-	bsCloneFlags = 2
-	bsEnd        = 3
-	bsUsermapReq = 10
-	bsChildPid   = 11
-	bsError      = 12
-	bsUsermapAck = 20
+	bsNsPath      = 1
+	bsCloneFlags  = 2
+	bsEnd         = 3
+	bsTimeOffsets = 4
+	bsUsermapReq  = 10
+	bsChildPid    = 11
+	bsError       = 12
+	bsTimensReq   = 13
+	bsUsermapAck  = 20
+	bsTimensAck   = 21
 )
 
 var nsCloneFlags = map[specs.LinuxNamespaceType]uint32{
@@ -53,6 +58,9 @@ type bootstrap struct {
 	flags   uint32
 	uidMaps []specs.LinuxIDMapping
 	gidMaps []specs.LinuxIDMapping
+	// timeOffsets is linux.timeOffsets as timens_offsets takes them; ""
+	// leaves a new time namespace at the host's clocks.
+	timeOffsets string
 }
 
 func newBootstrap(s *specs.Spec) *bootstrap {
@@ -76,6 +84,9 @@ func newBootstrap(s *specs.Spec) *bootstrap {
 		}
 	}
 	b.uidMaps, b.gidMaps = s.Linux.UIDMappings, s.Linux.GIDMappings
+	if len(s.Linux.TimeOffsets) > 0 {
+		b.timeOffsets = spec.TimeOffsets(s.Linux.TimeOffsets)
+	}
 	return b
 }
 
@@ -117,6 +128,11 @@ func (b *bootstrap) run(sock io.ReadWriter) (int, error) {
 	if err := writeMsg(sock, bsCloneFlags, flags); err != nil {
 		return 0, fmt.Errorf("send bootstrap: %w", err)
 	}
+	if b.timeOffsets != "" {
+		if err := writeMsg(sock, bsTimeOffsets, nil); err != nil {
+			return 0, fmt.Errorf("send bootstrap: %w", err)
+		}
+	}
 	if err := writeMsg(sock, bsEnd, nil); err != nil {
 		return 0, fmt.Errorf("send bootstrap: %w", err)
 	}
@@ -132,6 +148,14 @@ func (b *bootstrap) run(sock io.ReadWriter) (int, error) {
 				return 0, err
 			}
 			if err := writeMsg(sock, bsUsermapAck, nil); err != nil {
+				return 0, fmt.Errorf("send bootstrap: %w", err)
+			}
+		case bsTimensReq:
+			pid := int(int32(binary.NativeEndian.Uint32(payload)))
+			if err := writeTimeOffsets(pid, b.timeOffsets); err != nil {
+				return 0, err
+			}
+			if err := writeMsg(sock, bsTimensAck, nil); err != nil {
 				return 0, fmt.Errorf("send bootstrap: %w", err)
 			}
 		case bsChildPid:
@@ -162,4 +186,15 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 		return err
 	}
 	return write("gid_map", gids)
+}
+
+// writeTimeOffsets is done by the parent for the same reason as the id
+// maps: stage 0's /proc files belong to the host's root, whatever user
+// namespace it has made.
+func writeTimeOffsets(pid int, offsets string) error {
+	path := fmt.Sprintf("/proc/%d/timens_offsets", pid)
+	if err := os.WriteFile(path, []byte(offsets), 0); err != nil {
+		return fmt.Errorf("set linux.timeOffsets (%s): %w", strings.ReplaceAll(strings.TrimSpace(offsets), "\n", ", "), err)
+	}
+	return nil
 }

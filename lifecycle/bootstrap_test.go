@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -63,5 +64,51 @@ func TestNamedFdsKeepPreservedFdsInPlace(t *testing.T) {
 	}
 	if len(env) != 1 || env[0] != envInitSock+"=5" {
 		t.Fatalf("env %v, want the socket named as fd 5", env)
+	}
+}
+
+// With linux.timeOffsets, stage 0 is told to ask for them (before END),
+// and a refused write is an error naming the field, not a hang.
+func TestBootstrapTimeOffsets(t *testing.T) {
+	s := &specs.Spec{Linux: &specs.Linux{
+		Namespaces:  []specs.LinuxNamespace{{Type: specs.TimeNamespace}},
+		TimeOffsets: map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 7881}},
+	}}
+	b := newBootstrap(s)
+	if b.timeOffsets != "monotonic 7881 0\n" || b.flags != unix.CLONE_NEWTIME {
+		t.Fatalf("bootstrap %+v", b)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, stage0 := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "stage0")
+	defer ours.Close()
+	defer stage0.Close()
+	got := make(chan []uint32, 1)
+	go func() {
+		var types []uint32
+		for {
+			typ, _, err := readMsg(stage0)
+			if err != nil {
+				break
+			}
+			types = append(types, typ)
+			if typ == bsEnd {
+				// a pid whose timens_offsets cannot be written
+				pid := make([]byte, 4)
+				binary.NativeEndian.PutUint32(pid, 999999999)
+				writeMsg(stage0, bsTimensReq, pid)
+			}
+		}
+		got <- types
+	}()
+	_, err = b.run(ours)
+	if err == nil || !strings.Contains(err.Error(), "linux.timeOffsets (monotonic 7881 0)") {
+		t.Fatalf("run: %v, want an error naming linux.timeOffsets", err)
+	}
+	ours.Close()
+	if types := <-got; len(types) != 3 || types[1] != bsTimeOffsets || types[2] != bsEnd {
+		t.Fatalf("stage 0 got messages %v, want flags, time offsets, end", types)
 	}
 }

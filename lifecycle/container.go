@@ -152,8 +152,14 @@ func (c *Container) OCIState() OCIState {
 }
 
 func (c *Container) signal(sig unix.Signal, all bool) error {
-	if all {
-		return c.signalAll(sig)
+	if all || c.killsCgroup(sig) {
+		cg, err := c.cgroup()
+		if err != nil {
+			return err
+		}
+		if cg != nil {
+			return signalCgroup(cg, sig)
+		}
 	}
 	err := signalPid(c.st.Pid, c.st.PidStartTime, sig)
 	if errors.Is(err, errProcessGone) {
@@ -175,25 +181,30 @@ func (c *Container) signalPaused(sig unix.Signal, all bool) error {
 	return nil
 }
 
-func (c *Container) signalAll(sig unix.Signal) error {
+// killsCgroup: SIGKILL to a container in the host's pid namespace goes to
+// every process of its cgroup, as in runc since 1.2. With a pid namespace
+// of its own the kernel does that when the init dies; without one, the
+// init is a process like any other and the rest would live on.
+func (c *Container) killsCgroup(sig unix.Signal) bool {
+	return sig == unix.SIGKILL && !c.st.NewPidNS && c.st.Cgroup != nil
+}
+
+// killLeftovers is kill of a stopped container: with SIGKILL and the
+// host's pid namespace, what the gone init left in the cgroup is killed
+// (runc's "kill KILL [host pidns + init gone]"); anything else is refused.
+func (c *Container) killLeftovers(sig unix.Signal) error {
 	cg, err := c.cgroup()
 	if err != nil {
 		return err
 	}
-	if cg == nil {
-		return c.signal(sig, false)
+	if cg == nil || !c.killsCgroup(sig) {
+		return refuse("kill", Stopped)
 	}
-	pids, err := cg.Pids()
-	if err != nil {
-		return fmt.Errorf("list processes: %w", err)
+	err = signalCgroup(cg, sig)
+	if errors.Is(err, cgroupmgr.ErrNotFound) {
+		return refuse("kill", Stopped)
 	}
-	for _, pid := range pids {
-		// A process may exit between listing and signalling: fine.
-		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("signal %d: %w", pid, err)
-		}
-	}
-	return nil
+	return err
 }
 
 func (c *Container) freeze() error {
@@ -234,7 +245,13 @@ func (c *Container) killAndDestroy() error {
 }
 
 func (c *Container) killEverything() error {
-	if cg, _ := c.cgroup(); cg != nil {
+	cg, _ := c.cgroup()
+	switch {
+	case cg != nil && c.killsCgroup(unix.SIGKILL):
+		if err := signalCgroup(cg, unix.SIGKILL); err != nil {
+			return err
+		}
+	case cg != nil:
 		// Thaw first: SIGKILL is not acted on by a frozen task.
 		if frozen, err := cg.Frozen(); err == nil && frozen {
 			_ = cg.Thaw()
@@ -281,26 +298,4 @@ func (c *Container) destroy() error {
 		warnHooks("poststop", hooksOf(c.st.Config).Poststop, c.st.hookState(Stopped, 0))
 	}
 	return c.h.Remove()
-}
-
-// killCgroup SIGKILLs whatever is left in the cgroup and waits (briefly)
-// for it to empty, so the cgroup directories can be removed.
-func killCgroup(cg cgroupmgr.Manager) error {
-	if frozen, err := cg.Frozen(); err == nil && frozen {
-		_ = cg.Thaw()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pids, err := cg.Pids()
-		if err != nil || len(pids) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("processes %v did not die", pids)
-		}
-		for _, pid := range pids {
-			_ = unix.Kill(pid, unix.SIGKILL)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -111,15 +111,18 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		return nil, err
 	}
 
-	named := namedFds{}
-	named.add(envFifoFd, fifo)
-	trees, err := openSourceTrees(sp)
+	trees, err := idmapSources(sp)
 	if err != nil {
 		return nil, err
 	}
 	defer closeAll(trees)
-	for i, t := range trees {
-		named.add(fmt.Sprintf("%s%d", envMountTreePrefix, i), t)
+
+	named := namedFds{}
+	named.add(envFifoFd, fifo)
+	for i := range sp.Mounts {
+		if t, ok := trees[i]; ok {
+			named.add(envIDMapPrefix+strconv.Itoa(i), t)
+		}
 	}
 	if o.ConsoleSocket != "" {
 		conn, err := DialConsole(o.ConsoleSocket)
@@ -147,9 +150,12 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		undo.push(func() { rootfs.DetachHostMounts(st.Rootfs, id) })
 	}
 	initPid, err := spawn(&spawnOpts{
-		boot:        newBootstrap(sp),
-		cg:          cg,
-		resources:   CgroupResources(sp),
+		boot:      newBootstrap(sp),
+		cg:        cg,
+		resources: CgroupResources(sp),
+		inNamespaces: func(pid int) error {
+			return moveNetDevices(pid, sp.Linux)
+		},
 		preserveFds: o.PreserveFds,
 		named:       named,
 		stdio:       [3]*os.File{o.Stdin, o.Stdout, o.Stderr},
@@ -235,39 +241,4 @@ func checkUnifiedResources(sp *specs.Spec, cg cgroupmgr.Manager) error {
 		return fmt.Errorf("invalid configuration: linux.resources.unified is set, but this host's cgroups are %s, not cgroup v2", mode)
 	}
 	return nil
-}
-
-// openSourceTrees clones, as the host's root, each bind mount's source of
-// a container with a user namespace of its own (open_tree), indexed by
-// the mount's place in config.json. Its init, root only in that
-// namespace, may not be able to reach a source under a directory closed
-// to others; it attaches the clone by fd instead (runc passes such
-// sources by fd too).
-func openSourceTrees(sp *specs.Spec) (map[int]*os.File, error) {
-	if !newNamespace(sp.Linux, specs.UserNamespace) {
-		return nil, nil
-	}
-	trees := map[int]*os.File{}
-	for i, m := range sp.Mounts {
-		if !spec.IsBind(m) {
-			continue
-		}
-		flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
-		if spec.ParseMountOptions(m.Options).Recursive {
-			flags |= unix.AT_RECURSIVE
-		}
-		fd, err := unix.OpenTree(unix.AT_FDCWD, m.Source, uint(flags))
-		if err != nil {
-			closeAll(trees)
-			return nil, fmt.Errorf("open bind mount source %s (for %s): %w", m.Source, m.Destination, err)
-		}
-		trees[i] = os.NewFile(uintptr(fd), "tree:"+m.Source)
-	}
-	return trees, nil
-}
-
-func closeAll(files map[int]*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
 }

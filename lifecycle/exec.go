@@ -57,6 +57,15 @@ func (c *Container) Exec(o ExecOpts) (pid int, err error) {
 		return 0, fmt.Errorf("process.terminal is %v but a console is %s", o.Process.Terminal,
 			map[bool]string{true: "given", false: "missing (use --console-socket or -t)"}[o.Console != nil])
 	}
+	// A --process without execCPUAffinity gets the container's, as in runc.
+	aff := o.Process.ExecCPUAffinity
+	if aff == nil && c.st.Config != nil && c.st.Config.Process != nil {
+		aff = c.st.Config.Process.ExecCPUAffinity
+	}
+	affinity, err := parseCPUAffinity(aff)
+	if err != nil {
+		return 0, err
+	}
 	boot, err := c.joinAllNamespaces()
 	if err != nil {
 		return 0, err
@@ -82,6 +91,7 @@ func (c *Container) Exec(o ExecOpts) (pid int, err error) {
 		named:       named,
 		subCgroups:  o.SubCgroups,
 		state:       func(int) *specs.State { return c.st.hookState(c.Status(), c.st.Pid) },
+		affinity:    affinity,
 		msg: msgConfig{
 			ID: c.ID(), Spec: c.st.Config, Rootfs: c.st.Rootfs, Exec: o.Process, PreserveFds: o.PreserveFds,
 		},

@@ -213,11 +213,12 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 		}
 	}
 
-	trees, err := mountTrees()
+	idmapped, err := idmappedTrees(sp)
+	defer closeAll(idmapped)
 	if err != nil {
 		return nil, err
 	}
-	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, SourceTrees: trees,
+	rcfg := &rootfs.Config{Spec: sp, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, IDMapped: idmapped,
 		HostMountNS: !hasNamespace(sp.Linux, specs.MountNamespace)}
 	var hookState *specs.State
 	if sp.Hooks != nil {
@@ -298,6 +299,11 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 		return nil, err
 	}
 	if err := setPersonality(linux); err != nil {
+		return nil, err
+	}
+	// Per thread, like personality: this locked thread is the one that
+	// execs, and execve keeps its policy.
+	if err := setMemoryPolicy(linux); err != nil {
 		return nil, err
 	}
 	env := withHome(proc.Env, proc.User.UID)

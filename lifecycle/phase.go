@@ -102,14 +102,18 @@ type stoppedPhase struct {
 
 func (p stoppedPhase) Delete(bool) error { return p.c.destroy() }
 
-// Kill --all of a stopped container reaches whatever is still in its
-// cgroup (nothing, usually, which is success), as in runc; the init alone
-// cannot be signalled, it is gone.
+// Kill of a stopped container only reaches what its init left behind in
+// the host's pid namespace; with --all it reaches whatever is still in its
+// cgroup (nothing, usually, which is success, as in runc).
 func (p stoppedPhase) Kill(sig unix.Signal, all bool) error {
 	if !all {
-		return refuse("kill", p.s)
+		return p.c.killLeftovers(sig)
 	}
-	err := p.c.signalAll(sig)
+	cg, err := p.c.cgroup()
+	if err != nil || cg == nil {
+		return err
+	}
+	err = signalCgroup(cg, sig)
 	if errors.Is(err, cgroupmgr.ErrNotFound) {
 		return nil
 	}

@@ -11,13 +11,19 @@ package lifecycle
 //
 //	step  who               what                                              where
 //	----  ----------------  ------------------------------------------------  ----------------------
-//	 1    parent            make the exec fifo (create); seal the binary,      create.go, spawn.go
-//	                        socketpair; spawn stage 0 with the fds below
-//	 2    parent            put stage 0 in the container's cgroups, set        spawn.go
-//	                        the resources
+//	 1    parent            make the exec fifo (create), the id-mapped clones  create.go, idmap.go,
+//	                        of mount sources; seal the binary, socketpair;     spawn.go
+//	                        spawn stage 0 (exec: on execCPUAffinity.initial)
+//	                        with the fds below
+//	 2    parent            put stage 0 in the container's cgroups, set        spawn.go, sched.go
+//	                        the resources (exec: execCPUAffinity.final)
 //	 3    parent -> stage0  bootstrap: namespaces to join, clone flags         bootstrap.go
 //	 4    stage0 <-> parent USERMAP_REQ pid / parent writes maps / ACK         bootstrap.go, nsenter.c
+//	 4a   stage0 <-> parent after unshare: TIMENS_REQ pid / parent writes      bootstrap.go, nsenter.c
+//	                        linux.timeOffsets / ACK (only when the spec has them)
 //	 5    stage0 -> parent  CHILD_PID of stage 1 (the init); stage 0 exits     bootstrap.go, nsenter.c
+//	 5a   parent            move linux.netDevices into the init's network      namespaces.go, netdev/
+//	                        namespace (create)
 //	 6    parent -> init    msgConfig: spec, rootfs, options                   spawn.go
 //	 7    init              mounts (rootfs.Prepare up to pivot_root)           init.go
 //	 7a   init -> parent    msgStatus{Hooks} when the spec has hooks           init.go
@@ -25,8 +31,9 @@ package lifecycle
 //	 7c   parent -> init    msgHooksDone (state for the init's hooks, or error) spawn.go
 //	 7d   init              createContainer hooks; pivot_root (chroot without  init.go, initproc.go
 //	                        a mount namespace); console, hostname, sysctl, lo
-//	                        up, raise hard rlimits, compile seccomp and load
-//	                        it (unless no_new_privs), user, capabilities
+//	                        up, raise hard rlimits, memory policy, compile
+//	                        seccomp and load it (unless no_new_privs), user,
+//	                        capabilities
 //	 8a   init -> parent    msgStatus{SeccompListener} when the filter has     init.go, spawn.go
 //	                        SCMP_ACT_NOTIFY rules (right after it is loaded)
 //	 8b   parent -> init    msgSeccompReply{}; init sends the listener fd as
@@ -52,9 +59,10 @@ package lifecycle
 //	_STASIS_FIFO_FD      O_PATH fd of the exec fifo (reopened for writing
 //	                     through /proc/self/fd after pivot_root)
 //	_STASIS_CONSOLE_FD   connection to --console-socket, when terminal
-//	_STASIS_MOUNT_TREE_N detached clone (open_tree) of the source of
-//	                     mounts[N], a bind, when the container has a user
-//	                     namespace (create.go openSourceTrees)
+//	_STASIS_MOUNT_TREE_<i> the parent's clone (open_tree) of the source of
+//	                     mounts[i], a bind, moved into place instead of a
+//	                     bind: id-mapped for an id-mapped mount, plain for
+//	                     any bind of a user-namespaced container (idmap.go)
 //
 // Fds 0-2 are the container's stdio; --preserve-fds N keeps 3..3+N-1 at
 // their numbers, so the named fds come after them.
@@ -63,7 +71,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -72,34 +79,7 @@ const (
 	envInitSock = "_STASIS_INIT_SOCK"
 	envFifoFd   = "_STASIS_FIFO_FD"
 	envConsole  = "_STASIS_CONSOLE_FD"
-	// envMountTreePrefix + N names the source tree of mounts[N].
-	envMountTreePrefix = "_STASIS_MOUNT_TREE_"
 )
-
-// mountTrees takes every _STASIS_MOUNT_TREE_N fd out of the environment.
-func mountTrees() (map[int]*os.File, error) {
-	var out map[int]*os.File
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		idx, ok := strings.CutPrefix(name, envMountTreePrefix)
-		if !ok {
-			continue
-		}
-		i, err := strconv.Atoi(idx)
-		if err != nil || i < 0 {
-			return nil, fmt.Errorf("bad %s", name)
-		}
-		f, err := namedFd(name)
-		if err != nil {
-			return nil, err
-		}
-		if out == nil {
-			out = map[int]*os.File{}
-		}
-		out[i] = f
-	}
-	return out, nil
-}
 
 // msgConfig (step 6) is everything the init needs to build the container.
 type msgConfig struct {

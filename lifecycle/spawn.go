@@ -32,6 +32,12 @@ type spawnOpts struct {
 	onHooks func(pid int) (*specs.State, error)
 	// state is the container's state as the seccomp agent gets it.
 	state func(pid int) *specs.State
+	// affinity is an exec'd process's execCPUAffinity (nil: inherit ours).
+	affinity *cpuAffinity
+	// inNamespaces, when set, runs once the init exists in the
+	// container's namespaces, before it gets its config (create: move
+	// linux.netDevices in, so the init finds them there).
+	inNamespaces func(pid int) error
 }
 
 // spawn starts stage 0, places it in the cgroup, runs the bootstrap,
@@ -82,7 +88,9 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		// Stage 0 dies with us if we are interrupted before it is done.
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
 	}
-	if err := cmd.Start(); err != nil {
+	release, err := o.affinity.start(cmd)
+	defer release()
+	if err != nil {
 		return 0, fmt.Errorf("start init: %w", err)
 	}
 	childSock.Close()
@@ -108,11 +116,20 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 			return 0, fmt.Errorf("cgroup: %w", err)
 		}
 	}
+	// After the cgroup: joining a cpuset resets the affinity.
+	if err := o.affinity.setFinal(cmd.Process.Pid); err != nil {
+		return 0, err
+	}
 
 	// The debug lines use runc's words for the same steps, so people and
 	// tests reading runc's --debug output find them in ours.
 	Debug("nsexec container setup: stage 0 is pid %d", cmd.Process.Pid)
 	pid, err := o.boot.run(parentSock)
+	if err != nil {
+		// Stage 0 may be waiting for our answer (a refused id map or
+		// time offset): it would never exit on its own.
+		cmd.Process.Kill()
+	}
 	werr := cmd.Wait()
 	stage0Done = true
 	if err != nil {
@@ -127,6 +144,11 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		unix.Wait4(pid, &ws, 0, nil)
 	})
 
+	if o.inNamespaces != nil {
+		if err := o.inNamespaces(pid); err != nil {
+			return 0, err
+		}
+	}
 	if err := json.NewEncoder(parentSock).Encode(o.msg); err != nil {
 		return 0, fmt.Errorf("send config to init: %w", err)
 	}

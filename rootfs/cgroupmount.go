@@ -131,7 +131,7 @@ func (b *builder) mountHierarchy(dest string, m specs.Mount, o spec.MountOpts, m
 		return fmt.Errorf("mount %s on %s: %w", mi.FSType, dest, err)
 	}
 	opts := append(append([]string{}, m.Options...), "rbind")
-	return b.bindMount(specs.Mount{Destination: dest, Type: "bind", Source: src, Options: opts})
+	return b.bindMount(specs.Mount{Destination: dest, Type: "bind", Source: src, Options: opts}, nil)
 }
 
 // controllerLinks makes e.g. cpu -> cpu,cpuacct next to a co-mounted

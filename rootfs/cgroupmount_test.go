@@ -39,7 +39,7 @@ func hybridHost(t *testing.T, f *fakeSys) string {
 func TestCgroupHybridBinds(t *testing.T) {
 	b, f, rootfs := newTestBuilder(t, nil)
 	host := hybridHost(t, f)
-	if err := b.mountOne(cgroupSpecMount); err != nil {
+	if err := b.mountOne(cgroupSpecMount, nil); err != nil {
 		t.Fatal(err)
 	}
 	remount := "mount - /sys/fs/cgroup/%s - ro|nosuid|nodev|noexec|remount|bind|relatime -"
@@ -66,7 +66,7 @@ func TestCgroupHybridWithCgroupNS(t *testing.T) {
 	s := &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: "cgroup"}}}}
 	b, f, _ := newTestBuilder(t, s)
 	hybridHost(t, f)
-	if err := b.mountOne(cgroupSpecMount); err != nil {
+	if err := b.mountOne(cgroupSpecMount, nil); err != nil {
 		t.Fatal(err)
 	}
 	flags := "ro|nosuid|nodev|noexec|relatime"
@@ -84,7 +84,7 @@ func TestCgroupPureV2(t *testing.T) {
 	b, f, _ := newTestBuilder(t, nil)
 	f.mounts = []*mountinfo.Info{{Root: "/", Mountpoint: "/sys/fs/cgroup", FSType: "cgroup2", VFSOptions: "rw,nsdelegate"}}
 	f.files["/proc/self/cgroup"] = "0::/x\n"
-	if err := b.mountOne(cgroupSpecMount); err != nil {
+	if err := b.mountOne(cgroupSpecMount, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, f.calls, []string{"mount cgroup2 /sys/fs/cgroup cgroup2 ro|nosuid|nodev|noexec|relatime -"})
@@ -93,7 +93,7 @@ func TestCgroupPureV2(t *testing.T) {
 func TestCgroupNoHierarchies(t *testing.T) {
 	b, f, _ := newTestBuilder(t, nil)
 	f.files["/proc/self/cgroup"] = ""
-	if err := b.mountOne(cgroupSpecMount); err == nil {
+	if err := b.mountOne(cgroupSpecMount, nil); err == nil {
 		t.Fatal("want ErrNoCgroupFS")
 	}
 }

@@ -71,8 +71,8 @@ func installFake(t *testing.T, rootfs string) *fakeSys {
 			f.record("setattr %s set=%#x clr=%#x", f.show(p), attr.Attr_set, attr.Attr_clr)
 			return nil
 		},
-		moveMount: func(fromDirfd int, _ string, toDirfd int, _ string, _ int) error {
-			f.record("move_mount %s %s", f.fdPath(fromDirfd), f.fdPath(toDirfd))
+		moveMount: func(fromFd, toFd int) error {
+			f.record("move_mount tree:%d %s", fromFd, f.show(fmt.Sprintf("/proc/self/fd/%d", toFd)))
 			return nil
 		},
 		mounts: func() ([]*mountinfo.Info, error) { return f.mounts, nil },

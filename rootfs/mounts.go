@@ -27,9 +27,6 @@ type builder struct {
 	userns   bool // container has a user namespace: mknod is not allowed
 	newNetNS bool // container has a network namespace of its own
 	cgroupNS bool // container has a cgroup namespace of its own
-	// tree is the current bind mount's source as a detached mount tree
-	// opened by the parent (Config.SourceTrees), or nil.
-	tree *os.File
 }
 
 func newBuilder(c *Config, r *root) *builder {
@@ -50,14 +47,18 @@ func newBuilder(c *Config, r *root) *builder {
 }
 
 // mountOne performs one spec mount, dispatching on the kinds that need
-// more than a plain mount(2).
-func (b *builder) mountOne(m specs.Mount) error {
+// more than a plain mount(2). idmapped is the id-mapped clone of m's
+// source, when m is an id-mapped bind mount.
+func (b *builder) mountOne(m specs.Mount, idmapped *os.File) error {
 	if err := b.checkDest(m); err != nil {
 		return err
 	}
+	if idmapped == nil && spec.IsIDMapped(m) {
+		return fmt.Errorf("id-mapped mount %s on %s: no id-mapped source from the runtime", m.Source, m.Destination)
+	}
 	switch {
 	case spec.IsBind(m):
-		return b.bindMount(m)
+		return b.bindMount(m, idmapped)
 	case m.Type == "cgroup":
 		return b.mountCgroup(m)
 	case m.Type == "sysfs":
@@ -73,21 +74,24 @@ func (b *builder) mountOne(m specs.Mount) error {
 			Type:        "bind",
 			Source:      "/sys",
 			Options:     append(append([]string{}, m.Options...), "rbind", "ro"),
-		})
+		}, nil)
 	default:
 		return b.fsMount(m)
 	}
 }
 
-// bindMount: the bind itself, then a remount for flags (mount(2) ignores
-// them on the initial MS_BIND), then each propagation change on its own
-// since the kernel refuses them combined with anything else.
-func (b *builder) bindMount(m specs.Mount) error {
+// bindMount: the bind itself (or the move of the clone the parent made:
+// id-mapped, or any bind of a user-namespaced container), then a remount for flags (mount(2) ignores them on the
+// initial MS_BIND), then each propagation change on its own since the
+// kernel refuses them combined with anything else.
+func (b *builder) bindMount(m specs.Mount, idmapped *os.File) error {
 	o := spec.ParseMountOptions(m.Options)
 	var st os.FileInfo
 	var err error
-	if b.tree != nil {
-		st, err = b.tree.Stat()
+	if idmapped != nil {
+		// The source may be out of our reach (a user namespace's root
+		// under a host dir closed to others): the parent's clone is not.
+		st, err = idmapped.Stat()
 	} else {
 		st, err = os.Stat(m.Source)
 	}
@@ -98,23 +102,22 @@ func (b *builder) bindMount(m specs.Mount) error {
 	if err != nil {
 		return err
 	}
-	if b.tree != nil {
-		// The parent cloned the source (recursively for rbind) as it
-		// opened it; attaching the clone needs no access to its path.
-		// The target goes by fd too: move_mount refuses a
-		// /proc/self/fd magic link as the target path (EINVAL).
-		err = sys.moveMount(int(b.tree.Fd()), "", int(target.Fd()), "",
-			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	if idmapped != nil {
+		err = sys.moveMount(int(idmapped.Fd()), int(target.Fd()))
+		target.Close()
+		if err != nil {
+			return fmt.Errorf("bind mount %s on %s: move the parent's clone into place: %w", m.Source, m.Destination, err)
+		}
 	} else {
 		flags := uintptr(unix.MS_BIND)
 		if o.Recursive {
 			flags |= unix.MS_REC
 		}
 		err = sys.mount(m.Source, procFd(target), "", flags, "")
-	}
-	target.Close()
-	if err != nil {
-		return fmt.Errorf("bind mount %s on %s: %w", m.Source, m.Destination, err)
+		target.Close()
+		if err != nil {
+			return fmt.Errorf("bind mount %s on %s: %w", m.Source, m.Destination, err)
+		}
 	}
 	if o.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || o.ClearFlags != 0 {
 		want := o.Flags&^(unix.MS_REC|unix.MS_REMOUNT) | unix.MS_BIND | unix.MS_REMOUNT

@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,7 +34,7 @@ func TestBindMountSequence(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := b.mountOne(specs.Mount{Destination: "/etc/conf", Type: "none", Source: src,
-		Options: []string{"bind", "ro", "nosuid", "rprivate"}})
+		Options: []string{"bind", "ro", "nosuid", "rprivate"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +49,36 @@ func TestBindMountSequence(t *testing.T) {
 	}
 }
 
+// An id-mapped bind moves the parent's clone into place instead of
+// binding the source; the flags and propagation follow as for any bind.
+func TestIDMappedBindMovesTheClone(t *testing.T) {
+	b, f, _ := newTestBuilder(t, nil)
+	src := t.TempDir()
+	tree, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	m := specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "ro", "rprivate"},
+		UIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}, GIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}}
+	if err := b.mountOne(m, tree); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, f.calls, []string{
+		fmt.Sprintf("move_mount tree:%d /data", tree.Fd()),
+		"mount - /data - ro|remount|bind -",
+		"mount - /data - rec|private -",
+	})
+	f.calls = nil
+	if err := b.mountOne(m, nil); err == nil || len(f.calls) != 0 {
+		t.Fatalf("id-mapped mount without its clone: err %v, calls %v; want an error and no mount", err, f.calls)
+	}
+}
+
 func TestBindWithoutFlagsIsOneCall(t *testing.T) {
 	b, f, rootfs := newTestBuilder(t, nil)
 	src := t.TempDir()
-	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind"}}); err != nil {
+	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, f.calls, []string{"mount " + src + " /data - bind|rec -"})
@@ -72,7 +99,7 @@ func TestBindRemountKeepsLockedFlags(t *testing.T) {
 		}
 		return nil
 	}
-	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "ro"}}); err != nil {
+	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "ro"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, f.calls, []string{
@@ -92,7 +119,7 @@ func TestBindRemountRefusesToKeepClearedLockedFlag(t *testing.T) {
 		}
 		return nil
 	}
-	err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "ro", "dev"}})
+	err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "ro", "dev"}}, nil)
 	if !errors.Is(err, unix.EPERM) {
 		t.Fatalf("err = %v, want EPERM (dev was asked for but is locked)", err)
 	}
@@ -104,7 +131,7 @@ func TestBindRemountRefusesToKeepClearedLockedFlag(t *testing.T) {
 func TestRecursiveAttrs(t *testing.T) {
 	b, f, _ := newTestBuilder(t, nil)
 	src := t.TempDir()
-	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "rro"}}); err != nil {
+	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "rro"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, f.calls, []string{
@@ -118,7 +145,7 @@ func TestTmpfsReadonlyIsRemountedAfterChmod(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.mountOne(specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "nosuid", "size=1m"}}); err != nil {
+	if err := b.mountOne(specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "nosuid", "size=1m"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, f.calls, []string{
@@ -129,7 +156,7 @@ func TestTmpfsReadonlyIsRemountedAfterChmod(t *testing.T) {
 
 func TestDevReadonlyWaitsForFinalize(t *testing.T) {
 	b, f, _ := newTestBuilder(t, nil)
-	if err := b.mountOne(specs.Mount{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "mode=755"}}); err != nil {
+	if err := b.mountOne(specs.Mount{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "mode=755"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, f.calls, []string{"mount tmpfs /dev tmpfs 0 mode=755"})
@@ -143,7 +170,7 @@ func TestPlainMountsPassOptions(t *testing.T) {
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev", "rslave"}},
 		{Destination: "/x", Type: "weirdfs", Source: "", Options: []string{"ro", "foo=bar"}},
 	} {
-		if err := b.mountOne(m); err != nil {
+		if err := b.mountOne(m, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,7 +186,7 @@ func TestPlainMountsPassOptions(t *testing.T) {
 func TestMountErrorNamesWhatFailed(t *testing.T) {
 	b, f, _ := newTestBuilder(t, nil)
 	f.mountErr = func(string, string, string, uintptr) error { return unix.EPERM }
-	err := b.mountOne(specs.Mount{Destination: "/proc", Type: "proc", Source: "proc"})
+	err := b.mountOne(specs.Mount{Destination: "/proc", Type: "proc", Source: "proc"}, nil)
 	if got, want := err.Error(), "mount proc on /proc: operation not permitted"; got != want {
 		t.Errorf("err = %q, want %q", got, want)
 	}
@@ -174,7 +201,7 @@ func TestSysfsFallsBackToHostSys(t *testing.T) {
 		}
 		return nil
 	}
-	if err := b.mountOne(m); err != nil {
+	if err := b.mountOne(m, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, f.calls, []string{
@@ -187,7 +214,7 @@ func TestSysfsFallsBackToHostSys(t *testing.T) {
 	s := &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: "network"}}}}
 	b, f, _ = newTestBuilder(t, s)
 	f.mountErr = func(string, string, string, uintptr) error { return unix.EPERM }
-	err := b.mountOne(m)
+	err := b.mountOne(m, nil)
 	if err == nil || err.Error() != "mount sysfs on /sys: operation not permitted" {
 		t.Errorf("err = %v, want the sysfs EPERM", err)
 	}
@@ -205,7 +232,7 @@ func TestSymlinkCannotEscapeRootfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dest := range []string{"/etc/stasis-escape/x", "/up/stasis-escape2", "/../../stasis-escape3"} {
-		if err := b.mountOne(specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs"}); err != nil {
+		if err := b.mountOne(specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs"}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -229,10 +256,10 @@ func TestDanglingSymlinkMountPointIsCreatedInside(t *testing.T) {
 	must(t, os.Symlink("/../../stasis-dangling-dir", filepath.Join(rootfs, "data")))
 	src := filepath.Join(t.TempDir(), "resolv.conf")
 	must(t, os.WriteFile(src, nil, 0o644))
-	if err := b.mountOne(specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: src, Options: []string{"rbind"}}); err != nil {
+	if err := b.mountOne(specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: src, Options: []string{"rbind"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs"}); err != nil {
+	if err := b.mountOne(specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, f.calls, []string{

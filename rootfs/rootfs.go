@@ -26,11 +26,13 @@ type Config struct {
 	// before pivot_root: the runtime spec runs prestart, createRuntime
 	// and createContainer hooks exactly there.
 	BeforePivot func() error `json:"-"`
-	// SourceTrees holds, by index in Spec.Mounts, bind sources opened by
-	// the parent as detached mount trees (open_tree), for a container
-	// with a user namespace: its root may not be able to reach a source
-	// the host's root can, and a detached tree is attached by fd.
-	SourceTrees map[int]*os.File `json:"-"`
+	// IDMapped holds, by index in Spec.Mounts, the parent's clone of a bind
+	// mount's source (open_tree), moved into place instead of binding the
+	// source: the id-mapped clone of an id-mapped mount (only the parent
+	// may set the mapping), and a plain clone of every other bind of a
+	// container with a user namespace (its root may not reach a source
+	// the host's root can).
+	IDMapped map[int]*os.File `json:"-"`
 }
 
 // ErrBadPropagation reports a linux.rootfsPropagation value we do not know.
@@ -138,12 +140,10 @@ func buildTree(c *Config) error {
 	defer r.Close()
 	b := newBuilder(c, r)
 	for i, m := range c.Spec.Mounts {
-		b.tree = c.SourceTrees[i]
-		if err := b.mountOne(m); err != nil {
+		if err := b.mountOne(m, c.IDMapped[i]); err != nil {
 			return err
 		}
 	}
-	b.tree = nil
 	if needsDevSetup(c.Spec) {
 		return b.setupDev()
 	}

@@ -26,9 +26,9 @@ type sysOps struct {
 	umask     func(mask int) int
 	// mountSetattr applies the recursive "rro"-style options.
 	mountSetattr func(dirfd int, path string, flags uint, attr *unix.MountAttr) error
-	// moveMount attaches a detached mount tree (a bind source the parent
-	// opened for a user-namespaced container).
-	moveMount func(fromDirfd int, fromPath string, toDirfd int, toPath string, flags int) error
+	// moveMount attaches a detached mount tree (an id-mapped clone made by
+	// the parent) onto the directory or file open as toFd.
+	moveMount func(fromFd, toFd int) error
 	// mounts returns the host mount table as this process sees it.
 	mounts func() ([]*mountinfo.Info, error)
 	// readFile reads host files such as /proc/self/cgroup.
@@ -53,10 +53,12 @@ func realSys() sysOps {
 		statfs:       unix.Statfs,
 		umask:        unix.Umask,
 		mountSetattr: unix.MountSetattr,
-		moveMount:    unix.MoveMount,
-		mounts:       func() ([]*mountinfo.Info, error) { return mountinfo.GetMounts(nil) },
-		readFile:     os.ReadFile,
-		stat:         os.Stat,
+		moveMount: func(fromFd, toFd int) error {
+			return unix.MoveMount(fromFd, "", toFd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+		},
+		mounts:   func() ([]*mountinfo.Info, error) { return mountinfo.GetMounts(nil) },
+		readFile: os.ReadFile,
+		stat:     os.Stat,
 		exists: func(path string) bool {
 			_, err := os.Stat(path)
 			return err == nil

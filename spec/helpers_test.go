@@ -101,7 +101,9 @@ func TestParseMountOptions(t *testing.T) {
 		{"propagation", []string{"private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"},
 			MountOpts{PropFlags: []uintptr{unix.MS_PRIVATE, unix.MS_PRIVATE | unix.MS_REC, unix.MS_SHARED, unix.MS_SHARED | unix.MS_REC,
 				unix.MS_SLAVE, unix.MS_SLAVE | unix.MS_REC, unix.MS_UNBINDABLE, unix.MS_UNBINDABLE | unix.MS_REC}}},
-		{"ignored", []string{"tmpcopyup", "idmap", "ridmap", "", "rbind"}, MountOpts{Flags: unix.MS_BIND | unix.MS_REC, Bind: true, Recursive: true}},
+		{"ignored", []string{"tmpcopyup", "", "rbind"}, MountOpts{Flags: unix.MS_BIND | unix.MS_REC, Bind: true, Recursive: true}},
+		{"idmap", []string{"bind", "idmap"}, MountOpts{Flags: unix.MS_BIND, Bind: true, IDMap: true}},
+		{"ridmap", []string{"rbind", "ridmap"}, MountOpts{Flags: unix.MS_BIND | unix.MS_REC, Bind: true, Recursive: true, IDMap: true, RecursiveIDMap: true}},
 		{"recursive attrs", []string{"rbind", "rro", "rnosuid", "rdev"},
 			MountOpts{Flags: unix.MS_BIND | unix.MS_REC, Bind: true, Recursive: true,
 				RecAttrSet: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID, RecAttrClr: unix.MOUNT_ATTR_NODEV}},
@@ -115,6 +117,7 @@ func TestParseMountOptions(t *testing.T) {
 			if got.Flags != tt.want.Flags || got.ClearFlags != tt.want.ClearFlags || got.Bind != tt.want.Bind ||
 				got.Recursive != tt.want.Recursive || got.Data != tt.want.Data ||
 				got.RecAttrSet != tt.want.RecAttrSet || got.RecAttrClr != tt.want.RecAttrClr ||
+				got.IDMap != tt.want.IDMap || got.RecursiveIDMap != tt.want.RecursiveIDMap ||
 				len(got.PropFlags) != len(tt.want.PropFlags) {
 				t.Fatalf("ParseMountOptions(%q)\n got %+v\nwant %+v", tt.opts, got, tt.want)
 			}

@@ -29,6 +29,9 @@ type MountOpts struct {
 	// RecAttrSet/RecAttrClr are MOUNT_ATTR_* bits from the recursive forms
 	// ("rro", "rnosuid", "rrw", ...), meant for mount_setattr(AT_RECURSIVE).
 	RecAttrSet, RecAttrClr uint64
+	// IDMap is set by "idmap" or "ridmap" (RecursiveIDMap: the mapping
+	// applies to every mount of an rbind, not just its top).
+	IDMap, RecursiveIDMap bool
 }
 
 type mountFlag struct {
@@ -108,12 +111,10 @@ var recAttrFlags = map[string]recAttr{
 	"rnostrictatime": {true, unix.MOUNT_ATTR__ATIME},
 }
 
-// ignoredMountOptions are handled elsewhere or not supported yet, and must
-// not leak into the filesystem data string where the kernel would reject them.
+// ignoredMountOptions are not supported yet, and must not leak into the
+// filesystem data string where the kernel would reject them.
 var ignoredMountOptions = map[string]bool{
 	"tmpcopyup": true,
-	"idmap":     true,
-	"ridmap":    true,
 }
 
 // ParseMountOptions splits OCI mount options. Later options win over
@@ -158,6 +159,10 @@ func ParseMountOptions(opts []string) MountOpts {
 		case o == "rbind":
 			m.Bind, m.Recursive = true, true
 			m.Flags |= unix.MS_BIND | unix.MS_REC
+		case o == "idmap":
+			m.IDMap = true
+		case o == "ridmap":
+			m.IDMap, m.RecursiveIDMap = true, true
 		case ignoredMountOptions[o]:
 		case o == "":
 		default:
@@ -181,10 +186,17 @@ func IsBind(m specs.Mount) bool {
 	return false
 }
 
+// IsIDMapped reports whether m is to be an id-mapped mount: it has its own
+// uidMappings/gidMappings, or the idmap/ridmap option (which takes the
+// container's user namespace mappings).
+func IsIDMapped(m specs.Mount) bool {
+	return len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 || ParseMountOptions(m.Options).IDMap
+}
+
 // KnownMountOptions lists every mount option stasis understands, for
 // `stasis features`.
 func KnownMountOptions() []string {
-	out := []string{"bind", "rbind"}
+	out := []string{"bind", "rbind", "idmap", "ridmap"}
 	for k := range mountFlags {
 		out = append(out, k)
 	}

@@ -104,6 +104,9 @@ func ValidateProcess(p *specs.Process) error {
 	if err := validateCapabilities(p.Capabilities); err != nil {
 		return err
 	}
+	if err := validateCPUAffinity(p.ExecCPUAffinity); err != nil {
+		return err
+	}
 	return validateRlimits(p.Rlimits)
 }
 
@@ -160,6 +163,9 @@ func validateMounts(s *specs.Spec) error {
 		}
 		if IsBind(m) && m.Source == "" {
 			return invalidf("mounts[%d] (%s): bind mount needs a source", i, m.Destination)
+		}
+		if err := validateIDMapMount(s, i, m); err != nil {
+			return err
 		}
 	}
 	return nil

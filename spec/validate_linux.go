@@ -33,6 +33,9 @@ func validateLinux(s *specs.Spec) error {
 		validatePersonality,
 		validatePropagation,
 		validateHostMountNS,
+		validateTimeOffsets,
+		validateNetDevices,
+		validateMemoryPolicy,
 	}
 	for _, c := range checks {
 		if err := c(l); err != nil {

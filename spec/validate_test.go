@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,6 +13,18 @@ func withUserns(s *specs.Spec) {
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+}
+
+func withTimens(s *specs.Spec, path string) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace, Path: path})
+}
+
+func idmapMount(opts []string) specs.Mount {
+	return specs.Mount{
+		Destination: "/data", Type: "bind", Source: "/srv", Options: opts,
+		UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
+		GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
+	}
 }
 
 func dropNamespace(s *specs.Spec, t specs.LinuxNamespaceType) {
@@ -203,6 +216,99 @@ func TestValidate(t *testing.T) {
 		// rootfsPropagation
 		{"propagation rslave ok", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rslave" }, ""},
 		{"propagation bad", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshard" }, `linux.rootfsPropagation "rshard"`},
+
+		// timeOffsets
+		{"time offsets ok", func(s *specs.Spec) {
+			withTimens(s, "")
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 7881}, "boottime": {Secs: -5, Nanosecs: 999999999}}
+		}, ""},
+		{"time offsets no timens", func(s *specs.Spec) {
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1}}
+		}, "linux.timeOffsets: set without a time namespace"},
+		{"time offsets joined timens", func(s *specs.Spec) {
+			withTimens(s, "/proc/1/ns/time")
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1}}
+		}, "linux.timeOffsets: the time namespace is joined by path (/proc/1/ns/time)"},
+		{"time offsets bad clock", func(s *specs.Spec) {
+			withTimens(s, "")
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"realtime": {Secs: 1}}
+		}, `linux.timeOffsets "realtime": unknown clock`},
+		{"time offsets nanosecs", func(s *specs.Spec) {
+			withTimens(s, "")
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Nanosecs: 1e9}}
+		}, "linux.timeOffsets.boottime.nanosecs 1000000000"},
+
+		// netDevices
+		{"netdev ok", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}, "veth9": {Name: "ctr0"}, "a": {Name: "eth%d"}, "b": {Name: "eth%d"}}
+		}, ""},
+		{"netdev no netns", func(s *specs.Spec) {
+			dropNamespace(s, specs.NetworkNamespace)
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}}
+		}, "linux.netDevices: moving devices needs a network namespace"},
+		{"netdev bad host name", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth/1": {}}
+		}, `linux.netDevices "eth/1": not a valid network device name`},
+		{"netdev name too long", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {Name: "abcdefghijklmnop"}}
+		}, `linux.netDevices.eth1.name "abcdefghijklmnop"`},
+		{"netdev same name twice", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {Name: "ctr0"}, "eth2": {Name: "ctr0"}}
+		}, `eth1 and eth2 would both be "ctr0"`},
+
+		// memoryPolicy
+		{"mempolicy bind ok", func(s *specs.Spec) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0", Flags: []specs.MemoryPolicyFlagType{specs.MpolFStaticNodes}}
+		}, ""},
+		{"mempolicy local ok", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolLocal} }, ""},
+		{"mempolicy preferred no nodes ok", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolPreferred} }, ""},
+		{"mempolicy bad mode", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: "MPOL_FOO"} }, `linux.memoryPolicy.mode "MPOL_FOO": unknown mode`},
+		{"mempolicy bad flag", func(s *specs.Spec) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0", Flags: []specs.MemoryPolicyFlagType{"MPOL_F_X"}}
+		}, `linux.memoryPolicy.flags[0] "MPOL_F_X": unknown flag`},
+		{"mempolicy bind no nodes", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind} }, "linux.memoryPolicy.nodes: mode MPOL_BIND needs at least one node"},
+		{"mempolicy default with nodes", func(s *specs.Spec) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolDefault, Nodes: "0-1"}
+		}, `linux.memoryPolicy.nodes "0-1": mode MPOL_DEFAULT takes no nodes`},
+		{"mempolicy bad nodes", func(s *specs.Spec) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolInterleave, Nodes: "0-x"}
+		}, `linux.memoryPolicy.nodes "0-x"`},
+		{"mempolicy static and relative", func(s *specs.Spec) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0",
+				Flags: []specs.MemoryPolicyFlagType{specs.MpolFStaticNodes, specs.MpolFRelativeNodes}}
+		}, "exclude each other"},
+
+		// execCPUAffinity
+		{"cpu affinity ok", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0", Final: "0-1,3"} }, ""},
+		{"cpu affinity bad initial", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "1-0"} }, `process.execCPUAffinity.initial "1-0": range 1-0 ends before it starts`},
+		{"cpu affinity bad final", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "0,,1"} }, "process.execCPUAffinity.final"},
+
+		// id-mapped mounts
+		{"idmap mount ok", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, idmapMount([]string{"rbind"}))
+		}, ""},
+		{"idmap option with userns ok", func(s *specs.Spec) {
+			withUserns(s)
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/srv", Options: []string{"bind", "idmap"}})
+		}, ""},
+		{"idmap option without userns", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/srv", Options: []string{"bind", "idmap"}})
+		}, "mounts[7] (/data): idmap without uidMappings/gidMappings takes the container's user namespace"},
+		{"idmap not bind", func(s *specs.Spec) {
+			m := idmapMount(nil)
+			m.Type = "tmpfs"
+			s.Mounts = append(s.Mounts, m)
+		}, "mounts[7] (/data): id-mapped mounts (uidMappings, gidMappings, idmap) must be bind mounts"},
+		{"idmap uid only", func(s *specs.Spec) {
+			m := idmapMount([]string{"bind"})
+			m.GIDMappings = nil
+			s.Mounts = append(s.Mounts, m)
+		}, "uidMappings and gidMappings must be given together"},
+		{"idmap size 0", func(s *specs.Spec) {
+			m := idmapMount([]string{"bind"})
+			m.GIDMappings[0].Size = 0
+			s.Mounts = append(s.Mounts, m)
+		}, "mounts[7].gidMappings[0].size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,5 +356,27 @@ func TestParseVersion(t *testing.T) {
 	}
 	if ma, mi, pa, _ := ParseVersion("1.2.3-x"); ma != 1 || mi != 2 || pa != 3 {
 		t.Errorf("ParseVersion(1.2.3-x) = %d.%d.%d", ma, mi, pa)
+	}
+}
+
+func TestParseIDList(t *testing.T) {
+	ok := map[string][]int{"": nil, " ": nil, "0": {0}, "0-3,7": {0, 1, 2, 3, 7}, "3,1,1-2": {1, 2, 3}, " 1 , 2 ": {1, 2}}
+	for in, want := range ok {
+		got, err := ParseIDList(in, MaxCPU)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("ParseIDList(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"x", "1-", "-1", "3-1", "0,,1", "8192", "+1", "1-2-3"} {
+		if _, err := ParseIDList(in, MaxCPU); err == nil || !strings.Contains(err.Error(), `"`+in+`"`) {
+			t.Errorf("ParseIDList(%q) error = %v, want one naming the input", in, err)
+		}
+	}
+}
+
+func TestTimeOffsets(t *testing.T) {
+	got := TimeOffsets(map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 7881}, "boottime": {Secs: -1, Nanosecs: 5}})
+	if want := "boottime -1 5\nmonotonic 7881 0\n"; got != want {
+		t.Errorf("TimeOffsets = %q, want %q", got, want)
 	}
 }

@@ -11,6 +11,8 @@
 //
 //   parent -> stage0   NS_PATH "type:path" (repeated, in join order)
 //   parent -> stage0   CLONE_FLAGS u32 (namespaces to create)
+//   parent -> stage0   TIMENS_OFFSETS        (optional: the new time
+//                                            namespace gets offsets)
 //   parent -> stage0   END
 //   stage0             open every path, then setns each in order (typed:
 //                      a path of another namespace type is refused)
@@ -18,7 +20,10 @@
 //   stage0 -> parent   USERMAP_REQ i32 pid   (parent writes uid/gid maps)
 //   parent -> stage0   USERMAP_ACK
 //   stage0             in a user namespace (joined or new): become its root
-//   stage0             unshare(other flags); clone(CLONE_PARENT) -> stage 1
+//   stage0             unshare(other flags)
+//   stage0 -> parent   TIMENS_REQ i32 pid    (if asked: parent writes
+//   parent -> stage0   TIMENS_ACK             /proc/pid/timens_offsets)
+//   stage0             clone(CLONE_PARENT) -> stage 1
 //   stage0 -> parent   CHILD_PID i32 pid     (stage 1, as seen by the parent)
 //   stage0             _exit(0)
 //   stage 1            returns into the Go runtime: the container init
@@ -46,10 +51,13 @@ enum {
 	MSG_NS_PATH = 1,
 	MSG_CLONE_FLAGS = 2,
 	MSG_END = 3,
+	MSG_TIMENS_OFFSETS = 4,
 	MSG_USERMAP_REQ = 10,
 	MSG_CHILD_PID = 11,
 	MSG_ERROR = 12,
+	MSG_TIMENS_REQ = 13,
 	MSG_USERMAP_ACK = 20,
+	MSG_TIMENS_ACK = 21,
 };
 
 #define MAX_NS 16
@@ -202,7 +210,7 @@ __attribute__((constructor)) static void stasis_nsenter(void)
 
 	char payload[MAX_PAYLOAD];
 	uint32_t len, flags = 0;
-	int joined_user = 0;
+	int joined_user = 0, want_timens = 0;
 	for (;;) {
 		uint32_t type = recv_msg(payload, &len);
 		if (type == MSG_END)
@@ -222,6 +230,9 @@ __attribute__((constructor)) static void stasis_nsenter(void)
 				bail("bad clone flags message");
 			}
 			memcpy(&flags, payload, sizeof(flags));
+			break;
+		case MSG_TIMENS_OFFSETS:
+			want_timens = 1;
 			break;
 		default:
 			errno = 0;
@@ -278,6 +289,22 @@ __attribute__((constructor)) static void stasis_nsenter(void)
 	}
 	if (flags && unshare((int)flags) < 0)
 		bail("create namespaces (flags %#x)", flags);
+	// Offsets can be set only until a process enters the new time
+	// namespace, and stage 1 enters it when it is cloned. The parent
+	// writes them: in a new user namespace we are root of it, yet our
+	// /proc files (non-dumpable) belong to the host's root.
+	if (want_timens) {
+		if (!(flags & CLONE_NEWTIME)) {
+			errno = 0;
+			bail("time offsets without a new time namespace");
+		}
+		int32_t self = getpid();
+		send_msg(MSG_TIMENS_REQ, &self, sizeof(self));
+		if (recv_msg(payload, &len) != MSG_TIMENS_ACK) {
+			errno = 0;
+			bail("parent did not acknowledge the time offsets");
+		}
+	}
 
 	if (setjmp(stage1_env) == 1) {
 		// Stage 1: the container init. The Go runtime takes over from here.

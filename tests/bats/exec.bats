@@ -445,3 +445,43 @@ EOF
 	run stasis exec "$ID" </dev/null
 	assert_failure
 }
+
+@test "process.execCPUAffinity: an exec'd process ends on the final CPUs; the init is not pinned" {
+	stasis_only "runc 1.1.5 ignores execCPUAffinity"
+	[ "$(nproc --all)" -ge 2 ] || skip "needs 2 CPUs"
+	setup_bundle "${SLEEPER[@]}"
+	update_config '.process.execCPUAffinity = {"initial": "0", "final": "1"}'
+	start_container
+	run stasis exec "$ID" grep Cpus_allowed_list /proc/self/status
+	assert_success
+	assert_equal "$(status_field Cpus_allowed_list)" 1 "CPUs of the exec'd process"
+	output=$(cat "/proc/$INIT/status")
+	assert_equal "$(status_field Cpus_allowed_list)" "$(awk '$1 == "Cpus_allowed_list:" {print $2}' /proc/self/status)" \
+		"CPUs of the init (execCPUAffinity is not for it)"
+
+	# a --process with its own affinity wins over the container's
+	jq '.process | .args = ["grep", "Cpus_allowed_list", "/proc/self/status"] | .execCPUAffinity = {"final": "0"}' \
+		"$BUNDLE/config.json" >"$BATS_TEST_TMPDIR/process.json"
+	run stasis exec --process "$BATS_TEST_TMPDIR/process.json" "$ID"
+	assert_success
+	assert_equal "$(status_field Cpus_allowed_list)" 0 "CPUs of the --process one"
+}
+
+@test "an execCPUAffinity the kernel refuses fails exec naming the field, and leaves no process" {
+	stasis_only "runc 1.1.5 ignores execCPUAffinity"
+	setup_bundle "${SLEEPER[@]}"
+	start_container
+	jq '.process | .args = ["true"] | .execCPUAffinity = {"final": "4000"}' \
+		"$BUNDLE/config.json" >"$BATS_TEST_TMPDIR/process.json"
+	run stasis exec --process "$BATS_TEST_TMPDIR/process.json" "$ID"
+	assert_failure
+	assert_output_contains 'process.execCPUAffinity.final "4000"'
+	jq '.process | .args = ["true"] | .execCPUAffinity = {"initial": "0-"}' \
+		"$BUNDLE/config.json" >"$BATS_TEST_TMPDIR/process.json"
+	run stasis exec --process "$BATS_TEST_TMPDIR/process.json" "$ID"
+	assert_failure
+	assert_output_contains "process.execCPUAffinity.initial"
+	run stasis ps "$ID"
+	assert_success
+	[ "$(grep -c sleep <<<"$output")" -eq 1 ] || fail "an exec'd process was left: $output"
+}

@@ -39,3 +39,15 @@ load helpers
 	assert_success
 	assert_equal "$(jq -r '.annotations["org.stasis.checkpoint.enabled"]' <<<"$output")" false "without criu"
 }
+
+@test "features lists the runtime-spec 1.3 extensions that work" {
+	stasis_only "runc 1.1.5 has no features command"
+	run stasis features
+	assert_success
+	jq -e '.linux.memoryPolicy.modes | index("MPOL_BIND") and index("MPOL_INTERLEAVE") and index("MPOL_LOCAL")' <<<"$output" >/dev/null ||
+		fail "memoryPolicy modes missing: $output"
+	jq -e '.linux.memoryPolicy.flags | index("MPOL_F_STATIC_NODES")' <<<"$output" >/dev/null || fail "memoryPolicy flags missing"
+	jq -e '.linux.mountExtensions.idmap.enabled == true and (.mountOptions | index("idmap") and index("ridmap"))' <<<"$output" >/dev/null ||
+		fail "idmap mounts not listed: $output"
+	jq -e '.linux.netDevices.enabled == true' <<<"$output" >/dev/null || fail "netDevices not listed: $output"
+}

@@ -407,3 +407,88 @@ SLEEPER=(sh -c 'while true; do sleep 0.1; done')
 		wait_pid_gone "$init" || fail "init $init still alive"
 	done
 }
+
+# host_pidns_container: a running container with no pid namespace of its
+# own, its init plus five exec'd sleeps; sets ID, INIT and PIDS (every
+# process of the container, as host pids).
+host_pidns_container() {
+	setup_bundle sleep 1000
+	update_config '.linux.namespaces |= map(select(.type != "pid"))'
+	ID=$(new_id)
+	run_detached "$ID"
+	INIT=$(container_pid "$ID")
+	local i
+	for i in 1 2 3 4 5; do
+		stasis exec -d "$ID" sleep 1000 </dev/null >/dev/null 2>&1 3>&-
+	done
+	mapfile -t PIDS < <(stasis ps --format json "$ID" | jq -r '.[]')
+	[ "${#PIDS[@]}" -eq 6 ] || fail "want the init and 5 sleeps, got: ${PIDS[*]}"
+}
+
+# kill_init_only: SIGKILL the init from outside; the others live on, and
+# the container is stopped.
+kill_init_only() {
+	kill -9 "$INIT"
+	wait_pid_gone "$INIT"
+	wait_for_status "$ID" stopped
+	local p
+	for p in "${PIDS[@]}"; do
+		[ "$p" = "$INIT" ] || pid_alive "$p" || fail "process $p died with the init"
+	done
+}
+
+assert_all_gone() {
+	local p
+	for p in "${PIDS[@]}"; do
+		wait_pid_gone "$p" || fail "process $p of the container still alive"
+	done
+}
+
+@test "kill KILL of a container in the host's pid namespace kills every process of its cgroup" {
+	stasis_only "runc 1.1.5 kills only the init"
+	host_pidns_container
+	run stasis kill "$ID" KILL
+	assert_success
+	assert_all_gone
+	wait_for_status "$ID" stopped
+}
+
+@test "kill KILL in the host's pid namespace kills what a gone init left behind" {
+	stasis_only "runc 1.1.5 refuses kill once the init is gone"
+	host_pidns_container
+	kill_init_only
+	run stasis kill "$ID" KILL
+	assert_success
+	assert_all_gone
+	# other signals still need a live init
+	run stasis kill "$ID" TERM
+	assert_failure
+}
+
+@test "delete --force in the host's pid namespace kills every process of its cgroup" {
+	host_pidns_container
+	run stasis delete --force "$ID"
+	assert_success
+	assert_all_gone
+	assert_no_container "$ID"
+}
+
+@test "delete --force in the host's pid namespace kills what a gone init left behind" {
+	host_pidns_container
+	kill_init_only
+	run stasis delete --force "$ID"
+	assert_success
+	assert_all_gone
+	assert_no_container "$ID"
+}
+
+@test "kill KILL of a paused container in the host's pid namespace kills every process" {
+	stasis_only "runc 1.1.5 kills only the init"
+	host_pidns_container
+	run stasis pause "$ID"
+	assert_success
+	run stasis kill "$ID" KILL
+	assert_success
+	assert_all_gone
+	wait_for_status "$ID" stopped
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # config.json mounts: bind, rbind, tmpfs, proc, sysfs, devpts, mqueue, cgroup,
-# mount point creation, hostile symlinks in the rootfs.
+# id-mapped binds, mount point creation, hostile symlinks in the rootfs.
 
 load helpers
 
@@ -193,4 +193,65 @@ hostile_test() {
 
 @test "a rootfs symlink with .. cannot make mounts escape to the host" {
 	hostile_test ../../../../../../../../..
+}
+
+# idmap_source: a host dir (traversable by any uid) with files owned by
+# host uids 0 and 5.
+idmap_source() {
+	SRC=$BATS_TEST_TMPDIR/idmapped
+	mkdir -p "$SRC"
+	chmod 755 "$BATS_TEST_TMPDIR" "$SRC"
+	echo zero >"$SRC/owned-by-0"
+	echo five >"$SRC/owned-by-5"
+	chown 0:0 "$SRC/owned-by-0"
+	chown 5:5 "$SRC/owned-by-5"
+}
+
+@test "an id-mapped bind mount shows the source's files under the mapped owners" {
+	stasis_only "runc 1.1.5 ignores mount uidMappings"
+	setup_bundle true
+	idmap_source
+	add_mount "{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"$SRC\", \"options\": [\"rbind\", \"ro\"],
+		\"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 10}],
+		\"gidMappings\": [{\"containerID\": 0, \"hostID\": 2000, \"size\": 10}]}"
+	run_in_container sh -c 'stat -c "%n %u:%g" /data/owned-by-0 /data/owned-by-5; cat /data/owned-by-0'
+	assert_success
+	assert_output_equals "/data/owned-by-0 1000:2000"$'\n'"/data/owned-by-5 1005:2005"$'\n'"zero"
+	# the files themselves are untouched
+	assert_equal "$(stat -c %u:%g "$SRC/owned-by-0")" "0:0" "owner on the host"
+}
+
+@test "idmap with a user namespace: the host's root-owned files are root's inside, and new files the host's root's" {
+	stasis_only "runc 1.1.5 ignores idmap"
+	setup_bundle true
+	update_config '.linux.namespaces += [{"type": "user"}]'
+	userns_bundle
+	idmap_source
+	# idmap alone takes the container's mapping (0 -> 100000)
+	add_mount "{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"$SRC\", \"options\": [\"bind\", \"idmap\"]}"
+	run_in_container sh -c 'stat -c %u:%g /data/owned-by-0; echo new > /data/made-inside && stat -c %u:%g /data/made-inside'
+	assert_success
+	assert_output_equals "0:0"$'\n'"0:0"
+	assert_equal "$(stat -c %u:%g "$SRC/made-inside")" "0:0" "owner on the host of a file root made inside"
+}
+
+@test "id-mapped mounts that are not binds, half-mapped, or on a file system without idmap fail create, naming the mount" {
+	stasis_only "runc 1.1.5 ignores mount uidMappings"
+	setup_bundle true
+	local maps='"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}], "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]'
+	local n
+	n=$(jq '.mounts | length' "$BUNDLE/config.json")
+	cp "$BUNDLE/config.json" "$BATS_TEST_TMPDIR/config.orig"
+
+	add_mount "{\"destination\": \"/data\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", $maps}"
+	assert_create_fails "mounts[$n] (/data): id-mapped mounts (uidMappings, gidMappings, idmap) must be bind mounts"
+
+	cp "$BATS_TEST_TMPDIR/config.orig" "$BUNDLE/config.json"
+	add_mount '{"destination": "/data", "type": "bind", "source": "/tmp", "options": ["bind"], "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}'
+	assert_create_fails "uidMappings and gidMappings must be given together"
+
+	# sysfs cannot be id-mapped: the kernel refuses, create says which mount
+	cp "$BATS_TEST_TMPDIR/config.orig" "$BUNDLE/config.json"
+	add_mount "{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"/sys/kernel\", \"options\": [\"rbind\"], $maps}"
+	assert_create_fails "id-mapped mount /sys/kernel on /data"
 }

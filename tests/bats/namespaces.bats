@@ -227,3 +227,105 @@ mounts_under() {
 	update_config '.linux.maskedPaths = [] | .linux.readonlyPaths = ["/proc/sys"]'
 	assert_create_fails "readonlyPaths"
 }
+
+# time_offsets_bundle: a new time namespace whose clocks are ahead of the
+# host's: monotonic by 7881 s, boottime by 1000000 s and 5 ns.
+time_offsets_bundle() {
+	update_config '.linux.namespaces += [{"type": "time"}]
+		| .linux.timeOffsets = {"monotonic": {"secs": 7881}, "boottime": {"secs": 1000000, "nanosecs": 5}}'
+}
+
+# assert_time_offsets: $output (timens_offsets, then /proc/uptime's whole
+# seconds) shows the offsets of time_offsets_bundle.
+assert_time_offsets() {
+	assert_output_matches "monotonic[[:space:]]+7881[[:space:]]+0"
+	assert_output_matches "boottime[[:space:]]+1000000[[:space:]]+5"
+	local inside host
+	inside=$(tail -1 <<<"$output")
+	host=$(cut -d. -f1 /proc/uptime)
+	# /proc/uptime is boottime: it runs 1000000 s ahead inside
+	[ "$inside" -ge $((host + 1000000 - 5)) ] && [ "$inside" -le $((host + 1000000)) ] ||
+		fail "uptime inside $inside, host $host: want the host's + 1000000"
+}
+
+@test "a new time namespace gets linux.timeOffsets" {
+	stasis_only "runc 1.1.5 ignores linux.timeOffsets"
+	setup_bundle true
+	time_offsets_bundle
+	run_in_container sh -c 'cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime'
+	assert_success
+	assert_time_offsets
+}
+
+@test "linux.timeOffsets also apply with a new user namespace" {
+	stasis_only "runc 1.1.5 ignores linux.timeOffsets"
+	setup_bundle true
+	update_config '.linux.namespaces += [{"type": "user"}]'
+	userns_bundle
+	time_offsets_bundle
+	run_in_container sh -c 'cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime'
+	assert_success
+	assert_time_offsets
+}
+
+@test "linux.timeOffsets without a new time namespace fail, naming the field" {
+	stasis_only "runc 1.1.5 ignores linux.timeOffsets"
+	setup_bundle true
+	update_config '.linux.timeOffsets = {"monotonic": {"secs": 1}}'
+	assert_create_fails "linux.timeOffsets"
+	start_ns_holder --time
+	update_config '.linux.namespaces += [{"type": "time", "path": $p}]' --arg p "/proc/$HOLDER_PID/ns/time"
+	assert_create_fails "linux.timeOffsets"
+}
+
+@test "linux.timeOffsets the kernel refuses fail create and leave nothing behind" {
+	stasis_only "runc 1.1.5 ignores linux.timeOffsets"
+	setup_bundle true
+	# a monotonic clock before boot is out of range for the kernel
+	update_config '.linux.namespaces += [{"type": "time"}] | .linux.timeOffsets = {"monotonic": {"secs": -1000000000}}'
+	assert_create_fails "set linux.timeOffsets (monotonic -1000000000 0)"
+}
+
+# host_veth: a veth pair $VETH / ${VETH}p on the host, $VETH with
+# 10.213.7.1/24; whatever is left of it goes in teardown.
+host_veth() {
+	VETH="stv$$"
+	ip link add "$VETH" type veth peer name "${VETH}p"
+	on_teardown "ip link del ${VETH}p"
+	on_teardown "ip link del $VETH"
+	ip addr add 10.213.7.1/24 dev "$VETH"
+}
+
+@test "linux.netDevices moves a host device in, renamed, with its address, and up" {
+	stasis_only "runc 1.1.5 ignores linux.netDevices"
+	setup_bundle true
+	host_veth
+	update_config '.linux.netDevices = {($d): {"name": "ctr0"}}' --arg d "$VETH"
+	run_in_container sh -c 'ip -o -4 addr show ctr0; cat /sys/class/net/ctr0/flags'
+	assert_success
+	assert_output_matches "ctr0[[:space:]]+inet 10.213.7.1/24 "
+	[ $(($(tail -1 <<<"$output") & 1)) -eq 1 ] || fail "ctr0 is not up: $output"
+	# a veth is destroyed with the namespace it was moved to, peer and all
+	! ip link show "${VETH}p" >/dev/null 2>&1 || fail "the veth outlived the container's network namespace"
+}
+
+@test "linux.netDevices keeps the host name, or lets the kernel number a %d name" {
+	stasis_only "runc 1.1.5 ignores linux.netDevices"
+	setup_bundle true
+	host_veth
+	update_config '.linux.netDevices = {($d): {}, ($p): {"name": "eth%d"}}' --arg d "$VETH" --arg p "${VETH}p"
+	run_in_container ls /sys/class/net
+	assert_success
+	assert_output_equals "eth0"$'\n'"lo"$'\n'"$VETH"
+}
+
+@test "linux.netDevices that cannot be moved fail create, naming the device" {
+	stasis_only "runc 1.1.5 ignores linux.netDevices"
+	setup_bundle true
+	update_config '.linux.netDevices = {"stnosuchdev": {}}'
+	assert_create_fails "linux.netDevices stnosuchdev: find host device stnosuchdev"
+	host_veth
+	update_config '.linux.netDevices = {($d): {}} | .linux.namespaces |= map(select(.type != "network"))' --arg d "$VETH"
+	assert_create_fails "linux.netDevices: moving devices needs a network namespace"
+	ip link show "$VETH" >/dev/null || fail "a refused config moved the device"
+}

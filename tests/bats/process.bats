@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The container process: masked and read-only paths, hostname, sysctl,
 # rlimits, oom score, user, umask, cwd, env, capabilities, no_new_privs,
-# personality.
+# personality, NUMA memory policy.
 
 load helpers
 
@@ -312,4 +312,42 @@ status_field() {
 		skip "runc 1.1 ignores linux.personality"
 	fi
 	assert_output_equals i686
+}
+
+# numa_policy: the policy of the first mapping in $output (numa_maps lines:
+# "ADDRESS POLICY ..."), which has no policy of its own and so shows the
+# process's.
+numa_policy() {
+	awk 'NR == 1 {print $2}' <<<"$output"
+}
+
+@test "linux.memoryPolicy is the process's NUMA policy, for the init and for exec" {
+	stasis_only "runc 1.1.5 ignores linux.memoryPolicy"
+	[ -e /proc/self/numa_maps ] || skip "kernel without NUMA (no /proc/self/numa_maps)"
+	setup_bundle sleep 1000
+	update_config '.linux.memoryPolicy = {"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}'
+	local id
+	id=$(new_id)
+	run_detached "$id"
+	run stasis exec "$id" head -1 /proc/self/numa_maps
+	assert_success
+	assert_equal "$(numa_policy)" "bind=static:0" "policy of an exec'd process"
+	output=$(head -1 "/proc/$(container_pid "$id")/numa_maps")
+	assert_equal "$(numa_policy)" "bind=static:0" "policy of the init"
+
+	update_config '.linux.memoryPolicy = {"mode": "MPOL_INTERLEAVE", "nodes": "0"}'
+	run_in_container head -1 /proc/self/numa_maps
+	assert_success
+	assert_equal "$(numa_policy)" "interleave:0" "policy of the init"
+}
+
+@test "a linux.memoryPolicy the kernel or the spec refuses fails create, naming the field" {
+	stasis_only "runc 1.1.5 ignores linux.memoryPolicy"
+	[ -e /proc/self/numa_maps ] || skip "kernel without NUMA (no /proc/self/numa_maps)"
+	setup_bundle true
+	update_config '.linux.memoryPolicy = {"mode": "MPOL_BIND"}'
+	assert_create_fails "linux.memoryPolicy.nodes: mode MPOL_BIND needs at least one node"
+	# node 1000 is valid syntax, but no such node is online
+	update_config '.linux.memoryPolicy = {"mode": "MPOL_BIND", "nodes": "1000"}'
+	assert_create_fails "set linux.memoryPolicy (mode MPOL_BIND"
 }
