@@ -59,13 +59,7 @@ func moveRoot(rootfs string) error {
 	if err := sys.mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
 		return fmt.Errorf("move rootfs %s to /: %w", rootfs, err)
 	}
-	if err := sys.chroot("."); err != nil {
-		return fmt.Errorf("chroot %s: %w", rootfs, err)
-	}
-	if err := sys.chdir("/"); err != nil {
-		return fmt.Errorf("chdir to new root: %w", err)
-	}
-	return nil
+	return chrootHere(rootfs)
 }
 
 // hideFullProcSys unmounts (or covers with a tmpfs) every full proc and
@@ -113,6 +107,11 @@ func chrootInto(rootfs string) error {
 	if err := sys.chdir(rootfs); err != nil {
 		return fmt.Errorf("chdir to rootfs %s: %w", rootfs, err)
 	}
+	return chrootHere(rootfs)
+}
+
+// chrootHere makes the cwd (rootfs, named for errors) the root.
+func chrootHere(rootfs string) error {
 	if err := sys.chroot("."); err != nil {
 		return fmt.Errorf("chroot %s: %w", rootfs, err)
 	}

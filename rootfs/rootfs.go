@@ -87,16 +87,8 @@ func Prepare(c *Config) error {
 	}
 	// pivot_root needs the new root to be a mount point; the bind also
 	// gives the container a mount of its own to remount read-only later.
-	if err := sys.mount(c.Rootfs, c.Rootfs, "bind", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind mount rootfs %s onto itself: %w", c.Rootfs, err)
-	}
-	if err := buildTree(c); err != nil {
+	if err := bindAndBuild(c); err != nil {
 		return err
-	}
-	if c.BeforePivot != nil {
-		if err := c.BeforePivot(); err != nil {
-			return err
-		}
 	}
 	if c.NoPivot {
 		return moveRoot(c.Rootfs)
@@ -116,6 +108,16 @@ func Prepare(c *Config) error {
 // host's root. Masked and read-only paths and rootfsPropagation, which
 // would have to change host mounts, are refused by spec validation.
 func prepareInHostNS(c *Config) error {
+	if err := bindAndBuild(c); err != nil {
+		return err
+	}
+	return chrootInto(c.Rootfs)
+}
+
+// bindAndBuild binds the rootfs onto itself, builds the tree under that
+// bind, and runs BeforePivot: what both kinds of set-up do before the
+// root changes.
+func bindAndBuild(c *Config) error {
 	if err := sys.mount(c.Rootfs, c.Rootfs, "bind", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind mount rootfs %s onto itself: %w", c.Rootfs, err)
 	}
@@ -123,11 +125,9 @@ func prepareInHostNS(c *Config) error {
 		return err
 	}
 	if c.BeforePivot != nil {
-		if err := c.BeforePivot(); err != nil {
-			return err
-		}
+		return c.BeforePivot()
 	}
-	return chrootInto(c.Rootfs)
+	return nil
 }
 
 // buildTree does the spec's mounts and /dev while the host is still
