@@ -91,6 +91,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# A missing header or tool is named with its package here, not after
+# minutes of make.
+# shellcheck source=scripts/build-inputs.sh
+source "$repo_root/scripts/build-inputs.sh"
+if ! check_build_inputs install-criu; then
+	echo "install-criu: CRIU's build inputs are incomplete: run scripts/install-deps.sh" >&2
+	exit 1
+fi
+
 echo "install-criu: building CRIU $CRIU_VERSION in $BUILD_DIR"
 rm -rf "$BUILD_DIR"
 mkdir -p "$BUILD_DIR"
