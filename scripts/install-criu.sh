@@ -36,7 +36,17 @@ criu_ok() { # criu_ok BINARY: does `criu check` pass, and does a real dump finis
 criu_dumps() {
 	local dir pid rc=0
 	dir=$(mktemp -d)
-	setsid sleep 60 </dev/null >/dev/null 2>&1 &
+	# The sleep keeps none of our fds beyond 0-2: one inherited from the
+	# caller (a CI runner's or sandbox's file on a mount outside this mount
+	# namespace's view) would make CRIU refuse the dump for reasons that say
+	# nothing about CRIU ("Can't lookup mount=N for fd=10").
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -le 2 ] || eval "exec $fd>&-" 2>/dev/null || true
+		done
+		exec setsid sleep 60
+	) </dev/null >/dev/null 2>&1 &
 	pid=$!
 	timeout 30 "$1" dump -t "$pid" -D "$dir" -o dump.log --leave-running --file-locks >/dev/null 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || echo "install-criu: $1: a test dump of a sleeping process failed (exit $rc$([ "$rc" -eq 124 ] && echo ', hung')); log: $dir/dump.log" >&2
@@ -88,6 +98,15 @@ fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-criu: must run as root to install $DEST" >&2
+	exit 1
+fi
+
+# A missing header or tool is named with its package here, not after
+# minutes of make.
+# shellcheck source=scripts/build-inputs.sh
+source "$repo_root/scripts/build-inputs.sh"
+if ! check_build_inputs install-criu; then
+	echo "install-criu: CRIU's build inputs are incomplete: run scripts/install-deps.sh" >&2
 	exit 1
 fi
 

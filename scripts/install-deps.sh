@@ -37,22 +37,10 @@ else
 	apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Files CRIU's build reads directly, each with the package that ships it, so
-# a half-installed machine fails here with a name rather than deep in make.
-build_inputs=(
-	/usr/include/google/protobuf/descriptor.proto:libprotobuf-dev
-	/usr/include/protobuf-c/protobuf-c.h:libprotobuf-c-dev
-	/usr/include/libnl3/netlink/netlink.h:libnl-3-dev
-	/usr/include/sys/capability.h:libcap-dev
-	/usr/include/seccomp.h:libseccomp-dev
-)
-for entry in "${build_inputs[@]}"; do
-	f=${entry%%:*} pkg=${entry##*:}
-	if [ ! -e "$f" ]; then
-		echo "install-deps: $f is missing: install the Debian package $pkg (apt-get install $pkg)" >&2
-		exit 1
-	fi
-done
+# Files and commands CRIU's build reads directly, each named with its package.
+# shellcheck source=scripts/build-inputs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/build-inputs.sh"
+check_build_inputs install-deps || exit 1
 
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	echo "install-deps: Go not found (expected on PATH or at /usr/local/go/bin/go)" >&2
