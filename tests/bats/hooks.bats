@@ -139,7 +139,7 @@ hook() { # hook KIND LOGPATH: the JSON of one hook entry
 	create_container "$id"
 	run stasis start "$id"
 	assert_failure
-	is_runc || assert_output_contains "startContainer hook #0 (/bin/sh): exit status 5: no-start"
+	is_runc || assert_output_contains "error running hook #0 (startContainer hook /bin/sh): exit status 5: no-start"
 	wait_for_status "$id" stopped
 	stasis delete "$id"
 }
@@ -152,7 +152,7 @@ hook() { # hook KIND LOGPATH: the JSON of one hook entry
 	create_container "$id"
 	run stasis start "$id"
 	assert_failure
-	is_runc || assert_output_contains "poststart hook #0 (/bin/sh): exit status 4: no-poststart"
+	is_runc || assert_output_contains "error running hook #0 (poststart hook /bin/sh): exit status 4: no-poststart"
 	wait_for_status "$id" stopped
 	stasis delete "$id"
 }
@@ -168,6 +168,6 @@ hook() { # hook KIND LOGPATH: the JSON of one hook entry
 	wait_for_status "$id" stopped
 	run stasis --log "$BATS_TEST_TMPDIR/log.json" --log-format json delete "$id"
 	assert_success
-	grep -q '"level":"warn".*poststop hook #0 (/bin/false)' "$BATS_TEST_TMPDIR/log.json" || fail "poststop failure not logged: $(cat "$BATS_TEST_TMPDIR/log.json")"
+	grep -q '"level":"warn".*error running hook #0 (poststop hook /bin/false)' "$BATS_TEST_TMPDIR/log.json" || fail "poststop failure not logged: $(cat "$BATS_TEST_TMPDIR/log.json")"
 	[ "$(cat "$BATS_TEST_TMPDIR/second")" = ran ] || fail "the second poststop hook did not run"
 }
