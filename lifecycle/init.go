@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
+	"unsafe"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -81,11 +83,21 @@ func InitMain() {
 	// The rlimits bite only now, so that a tight RLIMIT_AS, NOFILE or NPROC
 	// constrains the user process and not our own set-up. (A profile that
 	// denies setrlimit/prlimit64 fails here, with a clear error.)
+	// execve's arguments are made before the limits too: unix.Exec would
+	// allocate them afterwards, and under a tight RLIMIT_AS the Go heap
+	// may have to grow for that and cannot.
+	path, perr := syscall.BytePtrFromString(ex.path)
+	argv, aerr := syscall.SlicePtrFromStrings(ex.args)
+	envv, eerr := syscall.SlicePtrFromStrings(ex.env)
+	if err := errors.Join(perr, aerr, eerr); err != nil {
+		ex.fail(fmt.Errorf("exec %s: %w", ex.path, err), 127)
+	}
 	if err := applyRlimits(ex.rlimits); err != nil {
 		ex.fail(err, 1)
 	}
-	err = unix.Exec(ex.path, ex.args, ex.env)
-	ex.fail(fmt.Errorf("exec %s: %w", ex.path, err), 127)
+	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(path)),
+		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
+	ex.fail(fmt.Errorf("exec %s: %w", ex.path, errno), 127)
 }
 
 // fail ends an init that cannot get to its exec after reporting ready:
