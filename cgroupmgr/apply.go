@@ -193,7 +193,13 @@ func writeProcs(dir string, pid int) error {
 		sleep(30 * time.Millisecond)
 	}
 	if err != nil {
-		return fmt.Errorf("cgroupmgr: move pid %d into %s: %w", pid, dir, err)
+		// runc's wording, which callers of `exec --cgroup` match on; the
+		// path is in it already, so only the errno is kept from err.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cgroupmgr: adding pid %d to %s: %w", pid, f, err)
 	}
 	return nil
 }
@@ -348,23 +354,9 @@ func (m *manager) EnterSub(pid int, sub map[string]string) error {
 				return fmt.Errorf("cgroupmgr: %s is not a sub cgroup path", rel)
 			}
 		}
-		if err := writeProcsFile(to, pid); err != nil {
+		if err := writeProcs(to, pid); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeProcsFile is writeProcs with runc's wording, which callers of
-// `exec --cgroup` match on.
-func writeProcsFile(dir string, pid int) error {
-	f := filepath.Join(dir, "cgroup.procs")
-	if err := writeProcs(dir, pid); err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return fmt.Errorf("cgroupmgr: adding pid %d to %s: %w", pid, f, pe.Err)
-		}
-		return err
 	}
 	return nil
 }
