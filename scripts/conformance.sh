@@ -112,6 +112,21 @@ for s in "${suites[@]}"; do
 		echo "   runtime-tools says: $(tail -1 "$LOG_DIR/rtt.txt")"
 		results_rtt "$LOG_DIR/rtt.txt" >"$LOG_DIR/rtt.results"
 		got=$LOG_DIR/rtt.results expected=$EXPECTED_DIR/expected-rtt.txt
+		# An executable expected to pass that did not gets one more run
+		# on its own, and that run's result stands: a few of the suite's
+		# timing checks (poststart's) lose a race now and then on a busy
+		# 2-core machine. One that fails twice is a regression.
+		if [ "$update" = 0 ] && [ -f "$expected" ]; then
+			again=$(gawk -F'\t' 'NR == FNR { got[$3] = $1; next } $1 == "pass" && got[$3] != "pass" { print $3 }' "$got" "$expected")
+			if [ -n "$again" ]; then
+				echo "   running again on their own: $again"
+				# shellcheck disable=SC2086
+				"$CONFORMANCE_DIR/rtt.sh" "$STASIS" $again >"$LOG_DIR/rtt-again.txt" 2>&1
+				results_rtt "$LOG_DIR/rtt-again.txt" >"$LOG_DIR/rtt-again.results"
+				gawk -F'\t' 'NR == FNR { again[$3] = $0; next } ($3 in again) { print again[$3]; next } { print }' \
+					"$LOG_DIR/rtt-again.results" "$got" >"$got.new" && mv "$got.new" "$got"
+			fi
+		fi
 		;;
 	esac
 	if [ "$update" = 1 ]; then
