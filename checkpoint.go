@@ -104,6 +104,7 @@ var restoreCommand = &cli.Command{
 			PidFile:       c.String("pid-file"),
 			ConsoleSocket: c.String("console-socket"),
 			NoPivot:       c.Bool("no-pivot"),
+			NoRemount:     c.Bool("no-remount"),
 		}
 		o.TCPClose = c.Bool("tcp-close")
 		o.LsmProfile = c.String("lsm-profile")

@@ -139,9 +139,11 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 // the bundle's rootfs when nothing is mounted there (Docker and containerd
 // mount it themselves; a bare bundle dir after a reboot has no mount).
 // The mount is made in the host's namespace, for the container's life,
-// and recorded so delete unmounts it.
+// and recorded so delete unmounts it. With off (--no-remount) the mount
+// is the caller's job: a rootfs that is not mounted is refused here,
+// before anything is made, instead of handing CRIU an empty directory.
 func remountUnion(u *aufs.Union, st *lifecycle.State, off bool) error {
-	if u == nil || off {
+	if u == nil {
 		return nil
 	}
 	mounted, err := mountinfo.Mounted(st.Rootfs)
@@ -151,9 +153,12 @@ func remountUnion(u *aufs.Union, st *lifecycle.State, off bool) error {
 	if mounted {
 		return nil
 	}
+	if off {
+		return fmt.Errorf("rootfs %s is not mounted and --no-remount was given: mount the checkpoint's %s rootfs there yourself (%s), or restore without --no-remount", st.Rootfs, u.Kind, layerList(u))
+	}
 	for _, l := range u.Layers {
 		if _, err := os.Stat(l.Path); err != nil {
-			return fmt.Errorf("rootfs %s is not mounted and the checkpoint's %s layer %s is gone: mount the rootfs yourself (or restore with --no-remount)", st.Rootfs, u.Kind, l.Path)
+			return fmt.Errorf("rootfs %s is not mounted and the checkpoint's %s layer %s is gone: mount the rootfs yourself", st.Rootfs, u.Kind, l.Path)
 		}
 	}
 	if err := u.Remount(st.Rootfs); err != nil {
@@ -447,4 +452,13 @@ func (c *consoleSender) send(master *os.File) error {
 		conn = f
 	}
 	return unix.Sendmsg(int(conn.Fd()), []byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil, 0)
+}
+
+// layerList names a union's layers for a message: "layers: A (upper), B (lower)".
+func layerList(u *aufs.Union) string {
+	parts := make([]string, len(u.Layers))
+	for i, l := range u.Layers {
+		parts[i] = fmt.Sprintf("%s (%s)", l.Path, l.Perm)
+	}
+	return "layers: " + strings.Join(parts, ", ")
 }

@@ -117,9 +117,16 @@ last_count() { tail -n 1 "$OUT"; }
 	umount "$ROOTFS"
 	run stasis restore -d --no-remount --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" "$id2" </dev/null
 	assert_failure
-	assert_output_contains "restore $id2"
+	# Only the --no-remount refusal says this; a remount that went ahead
+	# (the flag lost) fails, if at all, with another message.
+	assert_output_contains "restore $id2: rootfs $ROOTFS is not mounted and --no-remount was given: mount the checkpoint's overlay rootfs there yourself"
+	assert_output_contains "$OV/upper (upper)"
 	! mountpoint -q "$ROOTFS" || fail "--no-remount mounted the rootfs"
+	# Refused before anything was made: no container, nothing created in
+	# the (empty) rootfs dir, and CRIU never ran.
 	assert_no_container "$id2"
+	[ -z "$(ls -A "$ROOTFS")" ] || fail "restore wrote into the unmounted rootfs: $(ls -A "$ROOTFS" | tr '\n' ' ')"
+	[ ! -e "$BATS_TEST_TMPDIR/img/restore.log" ] || fail "CRIU ran: $(head -c 300 "$BATS_TEST_TMPDIR/img/restore.log")"
 }
 
 @test "restore refuses clearly when the recorded layers are gone" {
