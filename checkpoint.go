@@ -43,13 +43,7 @@ var checkpointCommand = &cli.Command{
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
 		}
-		o := crOptions(c)
-		o.LeaveRunning = c.Bool("leave-running")
-		o.TCPSkipInFlight = c.Bool("tcp-skip-in-flight")
-		o.LinkRemap = c.Bool("link-remap")
-		o.StatusFd = c.Int("status-fd")
-		o.PageServer = c.String("page-server")
-		o.PreDump = c.Bool("pre-dump")
+		o := checkpointOptions(c)
 		if c.Bool("dry-run") {
 			plan, err := checkpoint.DryRun(store(c), c.Args().First(), o)
 			if err != nil {
@@ -97,18 +91,7 @@ var restoreCommand = &cli.Command{
 			return err
 		}
 		id := c.Args().First()
-		o := &checkpoint.RestoreOptions{
-			Options:       *crOptions(c),
-			ID:            id,
-			Bundle:        c.String("bundle"),
-			PidFile:       c.String("pid-file"),
-			ConsoleSocket: c.String("console-socket"),
-			NoPivot:       c.Bool("no-pivot"),
-			NoRemount:     c.Bool("no-remount"),
-		}
-		o.TCPClose = c.Bool("tcp-close")
-		o.LsmProfile = c.String("lsm-profile")
-		o.LsmMountContext = c.String("lsm-mount-context")
+		o := restoreOptions(c)
 		detach := c.Bool("detach")
 		sigs := make(chan os.Signal, 64)
 		var tty *ttyProxy
@@ -147,6 +130,41 @@ var restoreCommand = &cli.Command{
 		}
 		return finishForeground(c, id, pid, sigs, tty)
 	},
+}
+
+// checkpointOptions is what checkpoint's flags (and the global --criu)
+// ask of checkpoint.Checkpoint and DryRun. --dry-run and --format are the
+// Action's own. TestEveryCheckpointFlagReachesItsOption holds each flag
+// to its field.
+func checkpointOptions(c *cli.Context) *checkpoint.Options {
+	o := crOptions(c)
+	o.LeaveRunning = c.Bool("leave-running")
+	o.TCPSkipInFlight = c.Bool("tcp-skip-in-flight")
+	o.LinkRemap = c.Bool("link-remap")
+	o.StatusFd = c.Int("status-fd")
+	o.PageServer = c.String("page-server")
+	o.PreDump = c.Bool("pre-dump")
+	return o
+}
+
+// restoreOptions is what restore's flags and its container id ask of
+// checkpoint.Restore; Console is set by the Action (a foreground
+// restore's tty proxy), and --detach is the Action's own.
+// TestEveryRestoreFlagReachesItsOption holds each flag to its field.
+func restoreOptions(c *cli.Context) *checkpoint.RestoreOptions {
+	o := &checkpoint.RestoreOptions{
+		Options:       *crOptions(c),
+		ID:            c.Args().First(),
+		Bundle:        c.String("bundle"),
+		PidFile:       c.String("pid-file"),
+		ConsoleSocket: c.String("console-socket"),
+		NoPivot:       c.Bool("no-pivot"),
+		NoRemount:     c.Bool("no-remount"),
+	}
+	o.TCPClose = c.Bool("tcp-close")
+	o.LsmProfile = c.String("lsm-profile")
+	o.LsmMountContext = c.String("lsm-mount-context")
+	return o
 }
 
 func crOptions(c *cli.Context) *checkpoint.Options {

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/stasis-oci/stasis/checkpoint"
 )
 
 // runc (urfave/cli v1) accepts a command's flags after its positional
@@ -26,4 +31,308 @@ func TestReorderArgs(t *testing.T) {
 			t.Errorf("reorderArgs(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// flagRow is one flag of a command: the arguments that set it to
+// something other than its default, and what that must do to the options
+// the command's Action hands on. global: the flag is the app's, given
+// before the command (--criu).
+type flagRow[T any] struct {
+	flag   string
+	args   []string
+	global bool
+	set    func(*T)
+}
+
+// flagTable is what TestEvery*FlagReachesItsOption checks for one command.
+type flagTable[T any] struct {
+	command string
+	build   func(*cli.Context) *T // what the Action calls
+	id      string                // the positional container id given
+	// defaults: the options with no flag given (written out, not taken
+	// from the code under test).
+	defaults T
+	rows     []flagRow[T]
+	// notOptions: flags that are deliberately not options, with why;
+	// they must leave the options as the defaults.
+	notOptions map[string]string
+	// unflagged: fields no flag of this command sets, with why.
+	unflagged map[string]string
+}
+
+// parseOptions runs the app on ARGS with table.command's Action replaced
+// by one that captures table.build(c), and returns what it built.
+func parseOptions[T any](t *testing.T, table *flagTable[T], global, args []string) *T {
+	t.Helper()
+	app := newApp()
+	app.Before = nil // no logging set-up in tests
+	var got *T
+	found := false
+	for i, cmd := range app.Commands {
+		if cmd.Name != table.command {
+			continue
+		}
+		c := *cmd // a copy: the package's command keeps its Action
+		c.Action = func(ctx *cli.Context) error {
+			got = table.build(ctx)
+			return nil
+		}
+		app.Commands[i] = &c
+		found = true
+	}
+	if !found {
+		t.Fatalf("no command %q in the app", table.command)
+	}
+	argv := append([]string{"stasis"}, global...)
+	argv = append(argv, table.command)
+	argv = append(argv, args...)
+	argv = append(argv, table.id)
+	if err := app.Run(argv); err != nil {
+		t.Fatalf("%q: %v", argv, err)
+	}
+	if got == nil {
+		t.Fatalf("%q: the Action did not run", argv)
+	}
+	return got
+}
+
+// fieldDiff is one field in which two options structs differ.
+type fieldDiff struct {
+	field     string // "Bundle", "Options.NoRemount"
+	got, want any
+}
+
+func (d fieldDiff) String() string {
+	return fmt.Sprintf("%s = %#v, want %#v", d.field, d.got, d.want)
+}
+
+// diffFields compares two options structs field by field (embedded
+// structs field by field too).
+func diffFields(got, want reflect.Value, prefix string) []fieldDiff {
+	var diffs []fieldDiff
+	for i := 0; i < got.NumField(); i++ {
+		f := got.Type().Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			diffs = append(diffs, diffFields(got.Field(i), want.Field(i), prefix+f.Name+".")...)
+			continue
+		}
+		if g, w := got.Field(i).Interface(), want.Field(i).Interface(); !reflect.DeepEqual(g, w) {
+			diffs = append(diffs, fieldDiff{prefix + f.Name, g, w})
+		}
+	}
+	return diffs
+}
+
+// fieldNames lists a struct's fields, embedded structs' fields included.
+func fieldNames(typ reflect.Type, prefix string) []string {
+	var names []string
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			names = append(names, fieldNames(f.Type, prefix+f.Name+".")...)
+			continue
+		}
+		names = append(names, prefix+f.Name)
+	}
+	return names
+}
+
+func checkFlagTable[T any](t *testing.T, table *flagTable[T]) {
+	app := newApp()
+	cmd := app.Command(table.command)
+	if cmd == nil {
+		t.Fatalf("no command %q", table.command)
+	}
+	// Every flag of the command has a row, or is deliberately no option.
+	rows := map[string]bool{}
+	for _, r := range table.rows {
+		if rows[r.flag] {
+			t.Errorf("flag %q has two rows", r.flag)
+		}
+		rows[r.flag] = true
+		if r.global {
+			if findFlag(app.Flags, "--"+r.flag) == nil {
+				t.Errorf("row for global flag %q, which the app does not have", r.flag)
+			}
+		} else if findFlag(cmd.Flags, "--"+r.flag) == nil {
+			t.Errorf("row for flag %q, which %s does not have", r.flag, table.command)
+		}
+	}
+	for name := range table.notOptions {
+		if rows[name] {
+			t.Errorf("flag %q is both a row and not an option", name)
+		}
+		if findFlag(cmd.Flags, "--"+name) == nil {
+			t.Errorf("flag %q listed as not an option, which %s does not have", name, table.command)
+		}
+	}
+	for _, f := range cmd.Flags {
+		name := f.Names()[0]
+		if !rows[name] && table.notOptions[name] == "" {
+			t.Errorf("%s --%s has no row: add one saying which option field it sets, or list it in notOptions with why", table.command, name)
+		}
+	}
+
+	defaults := reflect.ValueOf(table.defaults)
+	t.Run("no flags", func(t *testing.T) {
+		got := parseOptions(t, table, nil, nil)
+		for _, d := range diffFields(reflect.ValueOf(*got), defaults, "") {
+			t.Error(d)
+		}
+	})
+	// Each flag alone changes its field and nothing else.
+	var global, args []string
+	for _, r := range table.rows {
+		if r.global {
+			global = append(global, r.args...)
+		} else {
+			args = append(args, r.args...)
+		}
+		t.Run(r.flag, func(t *testing.T) {
+			var got *T
+			if r.global {
+				got = parseOptions(t, table, r.args, nil)
+			} else {
+				got = parseOptions(t, table, nil, r.args)
+			}
+			want := table.defaults
+			r.set(&want)
+			if reflect.DeepEqual(want, table.defaults) {
+				t.Fatalf("row %q: its value is the default, so it proves nothing", r.flag)
+			}
+			for _, d := range diffFields(reflect.ValueOf(*got), reflect.ValueOf(want), "") {
+				t.Errorf("%q: %s", r.args, d)
+			}
+		})
+	}
+	for name, why := range table.notOptions {
+		t.Run(name, func(t *testing.T) {
+			if why == "" {
+				t.Fatalf("flag %q is not an option, but says not why", name)
+			}
+			got := parseOptions(t, table, nil, []string{"--" + name})
+			for _, d := range diffFields(reflect.ValueOf(*got), defaults, "") {
+				t.Errorf("--%s (%s) changed an option: %s", name, why, d)
+			}
+		})
+	}
+	// All flags together: every field as its row says, and every field
+	// no row sets is listed with why.
+	t.Run("all flags", func(t *testing.T) {
+		got := parseOptions(t, table, global, args)
+		want := table.defaults
+		for _, r := range table.rows {
+			r.set(&want)
+		}
+		for _, d := range diffFields(reflect.ValueOf(*got), reflect.ValueOf(want), "") {
+			t.Errorf("%q %q: %s", global, args, d)
+		}
+		same := map[string]bool{}
+		for _, n := range fieldNames(defaults.Type(), "") {
+			same[n] = true
+		}
+		for _, d := range diffFields(reflect.ValueOf(want), defaults, "") {
+			delete(same, d.field)
+		}
+		for n := range same {
+			if table.unflagged[n] == "" {
+				t.Errorf("field %s is set by no flag of %s: add its flag's row, or list it in unflagged with why", n, table.command)
+			}
+		}
+		for n := range table.unflagged {
+			if !same[n] {
+				t.Errorf("field %s is listed as unflagged, but a row sets it", n)
+			}
+		}
+	})
+}
+
+// The flags both commands share, as rows for either options struct.
+func crFlagRows[T any](opts func(*T) *checkpoint.Options) []flagRow[T] {
+	return []flagRow[T]{
+		{flag: "criu", global: true, args: []string{"--criu", "/opt/criu"}, set: func(o *T) { opts(o).CriuPath = "/opt/criu" }},
+		{flag: "image-path", args: []string{"--image-path", "/img"}, set: func(o *T) { opts(o).ImagePath = "/img" }},
+		{flag: "work-path", args: []string{"--work-path", "/work"}, set: func(o *T) { opts(o).WorkPath = "/work" }},
+		{flag: "parent-path", args: []string{"--parent-path", "../pre"}, set: func(o *T) { opts(o).ParentPath = "../pre" }},
+		{flag: "tcp-established", args: []string{"--tcp-established"}, set: func(o *T) { opts(o).TCPEstablished = true }},
+		{flag: "ext-unix-sk", args: []string{"--ext-unix-sk"}, set: func(o *T) { opts(o).ExtUnixSk = true }},
+		{flag: "shell-job", args: []string{"--shell-job"}, set: func(o *T) { opts(o).ShellJob = true }},
+		{flag: "file-locks", args: []string{"--file-locks"}, set: func(o *T) { opts(o).FileLocks = true }},
+		{flag: "lazy-pages", args: []string{"--lazy-pages"}, set: func(o *T) { opts(o).LazyPages = true }},
+		{flag: "auto-dedup", args: []string{"--auto-dedup"}, set: func(o *T) { opts(o).AutoDedup = true }},
+		{flag: "manage-cgroups-mode", args: []string{"--manage-cgroups-mode", "full"}, set: func(o *T) { opts(o).ManageCgroups = "full" }},
+		{flag: "empty-ns", args: []string{"--empty-ns", "network", "--empty-ns", "ipc"}, set: func(o *T) { opts(o).EmptyNs = []string{"network", "ipc"} }},
+	}
+}
+
+// Every flag checkpoint parses reaches its field in checkpoint.Options
+// (and none is dropped on the way, as restore's --no-remount once was).
+func TestEveryCheckpointFlagReachesItsOption(t *testing.T) {
+	rows := crFlagRows(func(o *checkpoint.Options) *checkpoint.Options { return o })
+	rows = append(rows, []flagRow[checkpoint.Options]{
+		{flag: "leave-running", args: []string{"--leave-running"}, set: func(o *checkpoint.Options) { o.LeaveRunning = true }},
+		{flag: "tcp-skip-in-flight", args: []string{"--tcp-skip-in-flight"}, set: func(o *checkpoint.Options) { o.TCPSkipInFlight = true }},
+		{flag: "link-remap", args: []string{"--link-remap"}, set: func(o *checkpoint.Options) { o.LinkRemap = true }},
+		{flag: "status-fd", args: []string{"--status-fd", "7"}, set: func(o *checkpoint.Options) { o.StatusFd = 7 }},
+		{flag: "page-server", args: []string{"--page-server", "10.0.0.1:27"}, set: func(o *checkpoint.Options) { o.PageServer = "10.0.0.1:27" }},
+		{flag: "pre-dump", args: []string{"--pre-dump"}, set: func(o *checkpoint.Options) { o.PreDump = true }},
+	}...)
+	checkFlagTable(t, &flagTable[checkpoint.Options]{
+		command:  "checkpoint",
+		build:    checkpointOptions,
+		id:       "ct",
+		defaults: checkpoint.Options{CriuPath: "criu", StasisVersion: version, StatusFd: -1},
+		rows:     rows,
+		notOptions: map[string]string{
+			"dry-run": "the Action calls checkpoint.DryRun instead of Checkpoint",
+			"format":  "how the Action prints the dry-run's plan",
+		},
+		unflagged: map[string]string{
+			"StasisVersion":   "stasis's own version, recorded in the images",
+			"TCPClose":        "restore's --tcp-close",
+			"LsmProfile":      "restore's --lsm-profile",
+			"LsmMountContext": "restore's --lsm-mount-context",
+		},
+	})
+}
+
+// Every flag restore parses reaches its field in checkpoint.RestoreOptions.
+func TestEveryRestoreFlagReachesItsOption(t *testing.T) {
+	type R = checkpoint.RestoreOptions
+	rows := crFlagRows(func(o *R) *checkpoint.Options { return &o.Options })
+	rows = append(rows, []flagRow[R]{
+		{flag: "bundle", args: []string{"--bundle", "/b"}, set: func(o *R) { o.Bundle = "/b" }},
+		{flag: "pid-file", args: []string{"--pid-file", "/p.pid"}, set: func(o *R) { o.PidFile = "/p.pid" }},
+		{flag: "console-socket", args: []string{"--console-socket", "/s.sock"}, set: func(o *R) { o.ConsoleSocket = "/s.sock" }},
+		{flag: "no-pivot", args: []string{"--no-pivot"}, set: func(o *R) { o.NoPivot = true }},
+		{flag: "no-remount", args: []string{"--no-remount"}, set: func(o *R) { o.NoRemount = true }},
+		{flag: "tcp-close", args: []string{"--tcp-close"}, set: func(o *R) { o.TCPClose = true }},
+		{flag: "lsm-profile", args: []string{"--lsm-profile", "apparmor:p"}, set: func(o *R) { o.LsmProfile = "apparmor:p" }},
+		{flag: "lsm-mount-context", args: []string{"--lsm-mount-context", "system_u:object_r:c:s0"}, set: func(o *R) { o.LsmMountContext = "system_u:object_r:c:s0" }},
+	}...)
+	checkFlagTable(t, &flagTable[R]{
+		command: "restore",
+		build:   restoreOptions,
+		id:      "newct",
+		defaults: R{
+			Options: checkpoint.Options{CriuPath: "criu", StasisVersion: version, StatusFd: -1},
+			ID:      "newct", Bundle: ".",
+		},
+		rows: rows,
+		notOptions: map[string]string{
+			"detach":       "the Action returns instead of waiting for the restored container",
+			"no-subreaper": "accepted for compatibility (containerd sends it); the restored init is always our child",
+		},
+		unflagged: map[string]string{
+			"Options.StasisVersion":   "stasis's own version",
+			"Options.LeaveRunning":    "checkpoint's --leave-running",
+			"Options.TCPSkipInFlight": "checkpoint's --tcp-skip-in-flight",
+			"Options.LinkRemap":       "checkpoint's --link-remap",
+			"Options.PreDump":         "checkpoint's --pre-dump",
+			"Options.StatusFd":        "checkpoint's --status-fd",
+			"Options.PageServer":      "checkpoint's --page-server",
+			"ID":                      "the positional container id",
+			"Console":                 "set by the Action: a foreground restore's tty proxy",
+		},
+	})
 }
