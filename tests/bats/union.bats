@@ -43,6 +43,25 @@ start_counter() {
 
 last_count() { tail -n 1 "$OUT"; }
 
+# wait_count_past N: wait until the counter has written a number past N.
+wait_count_past() {
+	for _ in $(seq 50); do
+		[ "$(last_count)" -gt "$1" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "the count did not go past $1: $(tail -n 3 "$OUT" | tr '\n' ' ')"
+}
+
+# assert_count_went_on N: the count stopped at N by the checkpoint went on
+# in the restored process: the number after N is N+1, and the count
+# started at 0 only once (a process restarted from 0 also passes N).
+assert_count_went_on() {
+	local next
+	next=$(awk -v n="$1" 'found { print; exit } $0 == n { found = 1 }' "$OUT")
+	assert_equal "$next" "$(($1 + 1))" "the first count after the checkpoint's $1"
+	assert_equal "$(grep -cx 0 "$OUT")" 1 "times the count started at 0"
+}
+
 @test "dry-run shows the overlay rootfs, its layers and no blockers" {
 	local id
 	id=$(new_id)
@@ -145,14 +164,19 @@ last_count() { tail -n 1 "$OUT"; }
 	assert_no_container "$id2"
 }
 
-@test "a file deleted from the rootfs while mapped blocks the checkpoint until --link-remap" {
-	local id
+@test "a mapped file whose name was deleted from the rootfs blocks the checkpoint until --link-remap, which checkpoints and restores it" {
+	local id id2 pid before
 	id=$(new_id)
-	# Map a copy of busybox (named sh: busybox picks its applet from
-	# argv[0]), then delete it from the rootfs.
-	set_args sh -c 'mkdir -p /tmp/x; cp /bin/busybox /tmp/x/sh; /tmp/x/sh -c "rm /tmp/x/sh; echo ready; sleep 1000"'
-	stasis run -d --bundle "$BUNDLE" "$id" </dev/null >>"$OUT" 2>&1
-	for _ in $(seq 50); do grep -q ready "$OUT" && break; sleep 0.1; done
+	id2=$(new_id)
+	# The counter runs in a copy of busybox (named sh: busybox picks its
+	# applet from argv[0]) that deletes its own name; the file lives on
+	# under a second name, /tmp/x/keep, so CRIU must link it back
+	# (--link-remap) rather than carry its contents (a ghost file: only
+	# for files with no name left, and only up to CRIU's 1 MiB limit).
+	set_args sh -c 'mkdir -p /tmp/x; cp /bin/busybox /tmp/x/sh; ln /tmp/x/sh /tmp/x/keep; exec /tmp/x/sh -c "rm /tmp/x/sh; i=0; while :; do echo \$i; i=\$((i+1)); sleep 0.1; done"'
+	start_counter "$id"
+	pid=$(container_pid "$id")
+	grep -q '/tmp/x/sh (deleted)$' "/proc/$pid/maps" || fail "the counter does not map the deleted /tmp/x/sh: $(cat "/proc/$pid/maps")"
 	run stasis checkpoint --dry-run "$id"
 	assert_success
 	assert_output_contains "/tmp/x/sh"
@@ -164,5 +188,23 @@ last_count() { tail -n 1 "$OUT"; }
 	# Refused before CRIU ran: the container is untouched.
 	assert_equal "$(state_field "$id" status)" running "status"
 	run stasis checkpoint --dry-run --link-remap "$id"
+	assert_success
 	assert_output_contains "blockers: none"
+
+	# With --link-remap the checkpoint is made, and the restored counter
+	# goes on, mapping the same (nameless) file.
+	run stasis checkpoint --link-remap --image-path "$BATS_TEST_TMPDIR/img" "$id"
+	assert_success
+	before=$(last_count)
+	stasis restore -d --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" "$id2" </dev/null >>"$OUT" 2>&1
+	wait_for_status "$id2" running
+	wait_count_past "$before"
+	assert_count_went_on "$before"
+	pid=$(container_pid "$id2")
+	grep -q '/tmp/x/sh (deleted)$' "/proc/$pid/maps" || fail "the restored counter does not map the deleted /tmp/x/sh: $(cat "/proc/$pid/maps")"
+	assert_equal "$(stat -L -c %i "/proc/$pid/exe")" "$(stat -c %i "$ROOTFS/tmp/x/keep")" "inode of the restored counter's program (that of /tmp/x/keep)"
+	cmp "/proc/$pid/exe" "$OV/lower/bin/busybox" || fail "the restored counter's program is not the busybox it was"
+	[ ! -e "$ROOTFS/tmp/x/sh" ] || fail "restore left the deleted /tmp/x/sh in the rootfs"
+	# The link CRIU made at the dump (tmp/x/link_remap.N) is gone again.
+	assert_equal "$(ls -A "$ROOTFS/tmp/x")" keep "files left in /tmp/x"
 }
