@@ -97,14 +97,13 @@ assert_count_went_on() {
 	stasis restore -d --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" "$id2" </dev/null >>"$OUT" 2>&1
 	mountpoint -q "$ROOTFS" || fail "stasis did not mount the overlay again"
 	wait_for_status "$id2" running
-	sleep 0.5
-	# The count went on from where it stopped, and the file the process
-	# writes in the rootfs kept its lines (in the upper layer).
-	local after
-	after=$(last_count)
-	[ "$after" -gt "$before" ] || fail "count did not continue: $before then $after"
+	wait_count_past "$before"
+	# The count went on from where it stopped (not again from 0), and the
+	# file the process writes in the rootfs kept its lines (in the upper
+	# layer) and gets the new ones.
+	assert_count_went_on "$before"
 	grep -qx 0 "$OV/upper/count" || fail "the rootfs's /count lost its start"
-	grep -qx "$after" "$OV/upper/count" || fail "the restored process does not write to the overlay"
+	grep -qx "$((before + 1))" "$OV/upper/count" || fail "the restored process does not write to the overlay"
 
 	run stasis delete --force "$id2"
 	assert_success
