@@ -44,7 +44,8 @@ type Metadata struct {
 	ExternalNetNS bool `json:"external_netns,omitempty"`
 	// LoopbackOnlyNet: the container's own network namespace held only an
 	// untouched lo, so it was not dumped; restore makes a new one, lo up.
-	LoopbackOnlyNet bool `json:"loopback_only_net,omitempty"`
+	// Always written, false too: the record says what was decided.
+	LoopbackOnlyNet bool `json:"loopback_only_net"`
 	// Union is the rootfs's union (AUFS or overlay) layer stack, so a
 	// restore can mount it again when the rootfs is not mounted.
 	Union *aufs.Union `json:"union,omitempty"`

@@ -27,16 +27,26 @@ start_server() { # start_server ID: run it and wait until it answers
 	fail "server in $1 does not answer"
 }
 
+# lo_only JSON-FILE|-: the loopback_only_net field of a plan or stasis.json,
+# "missing" when it is not there.
+lo_only() {
+	jq -r 'if has("loopback_only_net") then .loopback_only_net else "missing" end' "$1"
+}
+
 @test "a loopback-only network namespace is not dumped, and restore gives it lo up with its listener working" {
 	local id id2
 	id=$(new_id)
 	id2=$(new_id)
 	start_server "$id"
 	run stasis checkpoint --dry-run "$id"
+	assert_success
 	assert_output_contains "network: own namespace with only lo: not dumped"
+	run stasis checkpoint --dry-run --format json "$id"
+	assert_success
+	assert_equal "$(lo_only - <<<"$output")" true "dry-run's loopback_only_net"
 	run stasis checkpoint --image-path "$BATS_TEST_TMPDIR/img" "$id"
 	assert_success
-	assert_equal "$(jq -r .loopback_only_net "$BATS_TEST_TMPDIR/img/stasis.json")" true "recorded"
+	assert_equal "$(lo_only "$BATS_TEST_TMPDIR/img/stasis.json")" true "recorded loopback_only_net"
 	# CRIU saved no network state.
 	! ls "$BATS_TEST_TMPDIR"/img/ifaddr-*.img >/dev/null 2>&1 || fail "CRIU dumped the network namespace"
 	run detached_cmd "$id2" restore -d --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" "$id2"
@@ -54,10 +64,16 @@ start_server() { # start_server ID: run it and wait until it answers
 	update_config '.process.capabilities.bounding += ["CAP_NET_ADMIN"]'
 	start_server "$id"
 	run stasis checkpoint --dry-run "$id"
+	assert_success
+	assert_output_contains "checkpoint plan for $id"
+	assert_output_contains "blockers: none"
 	assert_output_not_contains "network: own namespace with only lo"
+	run stasis checkpoint --dry-run --format json "$id"
+	assert_success
+	assert_equal "$(lo_only - <<<"$output")" false "dry-run's loopback_only_net"
 	run stasis checkpoint --image-path "$BATS_TEST_TMPDIR/img" "$id"
 	assert_success
-	assert_equal "$(jq -r ".loopback_only_net // false" "$BATS_TEST_TMPDIR/img/stasis.json")" false "recorded"
+	assert_equal "$(lo_only "$BATS_TEST_TMPDIR/img/stasis.json")" false "recorded loopback_only_net"
 	ls "$BATS_TEST_TMPDIR"/img/ifaddr-*.img >/dev/null 2>&1 || fail "CRIU did not dump the network namespace"
 	run detached_cmd "$id2" restore -d --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" "$id2"
 	assert_success
