@@ -1,8 +1,13 @@
 #!/usr/bin/env bats
-# A container's own network namespace that holds only an untouched
-# loopback is left out of CRIU's dump (no ip/iptables round trips) and
-# made again by stasis at restore, lo up; one the container could have
-# changed is dumped by CRIU as before.
+# The network namespace in checkpoint/restore. This file proves:
+#  - a container's own network namespace that holds only an untouched
+#    loopback is left out of CRIU's dump (no ifaddr image), which the
+#    dry-run (text and json) says and the checkpoint records
+#    (loopback_only_net: true), and restore makes a new one with lo up and
+#    the container's listener on 127.0.0.1 answering;
+#  - one the container could have changed (CAP_NET_ADMIN) is dumped by
+#    CRIU as before (loopback_only_net: false, ifaddr images written), and
+#    restores with its listener answering.
 
 load helpers
 

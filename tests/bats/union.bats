@@ -1,9 +1,22 @@
 #!/usr/bin/env bats
-# Union rootfs in checkpoint/restore: a container on a real overlay rootfs
-# (layers made by the test) checkpoints and restores with no extra flags,
-# also after its rootfs was unmounted (stasis mounts the recorded layers
-# again, and unmounts them at delete). AUFS is not in this kernel: its
-# translation is covered by the Go tests on fixture trees (aufs/, checkpoint/).
+# Union rootfs in checkpoint/restore, on a real overlay rootfs (layers made
+# by the test). AUFS is not in this kernel: its translation is covered by
+# the Go tests on fixture trees (aufs/, checkpoint/). This file proves:
+#  - checkpoint --dry-run (text and json) names the overlay, its upper and
+#    lower layers and no blockers, and freezes nothing;
+#  - a container checkpointed with no extra flags restores after its rootfs
+#    was unmounted: stasis mounts the recorded layers again, the process
+#    goes on counting from where it stopped (not from 0) and writing to
+#    the overlay, and delete unmounts what stasis mounted;
+#  - restore into a rootfs that is already mounted mounts nothing over it,
+#    and delete leaves that mount to its owner;
+#  - restore --no-remount of an unmounted rootfs fails before CRIU with a
+#    message of its own, mounting and leaving nothing;
+#  - restore of an unmounted rootfs whose recorded layers are gone fails,
+#    naming the missing layer, and leaves nothing;
+#  - a mapped file whose name was deleted blocks the checkpoint (and the
+#    dry-run says so) until --link-remap, with which it checkpoints and
+#    restores, the process going on with the same file mapped.
 
 load helpers
 
