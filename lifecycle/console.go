@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/stasis-oci/stasis/rootfs"
 )
 
 // setupConsole creates the container's pty inside its own devpts, sends
@@ -15,22 +18,17 @@ import (
 // init's stdio and controlling terminal.
 func setupConsole(conn *os.File, p *specs.Process, devConsole bool) error {
 	defer conn.Close()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	master, err := rootfs.OpenPtmx()
 	if err != nil {
-		return fmt.Errorf("open /dev/ptmx: %w", err)
+		return err
 	}
 	defer master.Close()
 	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		return fmt.Errorf("unlock pty: %w", err)
 	}
-	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	slave, err := ptyPeer(master)
 	if err != nil {
-		return fmt.Errorf("get pty number: %w", err)
-	}
-	slavePath := fmt.Sprintf("/dev/pts/%d", n)
-	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", slavePath, err)
+		return err
 	}
 	defer slave.Close()
 	if p.ConsoleSize != nil {
@@ -40,7 +38,7 @@ func setupConsole(conn *os.File, p *specs.Process, devConsole bool) error {
 		}
 	}
 	if devConsole {
-		if err := mountConsole(slavePath); err != nil {
+		if err := rootfs.MountConsole(slave); err != nil {
 			return err
 		}
 	}
@@ -59,18 +57,20 @@ func setupConsole(conn *os.File, p *specs.Process, devConsole bool) error {
 	return nil
 }
 
-// mountConsole makes /dev/console the container's pty, as programs that
-// write to the console (init systems, getty) expect.
-func mountConsole(slavePath string) error {
-	f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return fmt.Errorf("create /dev/console: %w", err)
+// ptyPeer opens the slave of master by the master itself (TIOCGPTPEER,
+// Linux 4.13): /dev/pts/N by name could by then be something else (a
+// symlink, another devpts over /dev/pts), and that is what the container's
+// stdio and /dev/console would get (CVE-2025-52565). unix.IoctlRetInt
+// cannot be used: its argument, here the open flags, is always 0
+// (O_RDONLY), and the peer must be read and written.
+func ptyPeer(master *os.File) (*os.File, error) {
+	fd, _, errno := unix.Syscall(unix.SYS_IOCTL, master.Fd(), unix.TIOCGPTPEER,
+		uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	runtime.KeepAlive(master)
+	if errno != 0 {
+		return nil, fmt.Errorf("open pty peer (TIOCGPTPEER): %w", errno)
 	}
-	f.Close()
-	if err := unix.Mount(slavePath, "/dev/console", "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("mount %s on /dev/console: %w", slavePath, err)
-	}
-	return nil
+	return os.NewFile(fd, "pty peer of "+master.Name()), nil
 }
 
 // ownTerminal gives the process's user its terminal (the pty slave on its

@@ -154,6 +154,8 @@ type execPlan struct {
 	args []string
 	env  []string
 	fifo *os.File
+	// proc is the init's procfs handle, for reopening the fifo.
+	proc *procFS
 	// started is the exec fifo's write end once start has read its byte;
 	// it is close-on-exec, so start sees EOF when the user process runs.
 	started *os.File
@@ -213,12 +215,25 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 	if _, err := unix.Setsid(); err != nil {
 		return nil, fmt.Errorf("setsid: %w", err)
 	}
+	// Taken now, while the init has every capability and the host's
+	// tree is still there to clone /proc from if a new procfs is refused;
+	// kept until the exec fifo is reopened.
+	pids, err := openProcFS(false)
+	if err != nil {
+		return nil, err
+	}
 	if proc.OOMScoreAdj != nil {
-		adj := fmt.Sprint(*proc.OOMScoreAdj)
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(adj), 0); err != nil {
-			return nil, fmt.Errorf("set oom_score_adj %s: %w", adj, err)
+		if err := setOOMScoreAdj(pids, *proc.OOMScoreAdj); err != nil {
+			pids.Close()
+			return nil, err
 		}
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			pids.Close()
+		}
+	}()
 	if !cfg.NoNewKeyring {
 		if err := joinSessionKeyring(cfg.ID); err != nil {
 			return nil, err
@@ -262,11 +277,12 @@ func prepareContainer(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 	if err := rootfs.Finalize(rcfg); err != nil {
 		return nil, err
 	}
-	ex, err := prepareProcess(proc, sp.Linux, cfg.PreserveFds, conn)
+	ex, err := prepareProcess(proc, sp.Linux, cfg.PreserveFds, conn, pids)
 	if err != nil {
 		return nil, err
 	}
-	ex.fifo, ex.hookState = fifo, hookState
+	ex.fifo, ex.hookState, ex.proc = fifo, hookState, pids
+	ok = true
 	return ex, nil
 }
 
@@ -282,6 +298,11 @@ func prepareExec(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 	if _, err := unix.Setsid(); err != nil {
 		return nil, fmt.Errorf("setsid: %w", err)
 	}
+	pids, err := openProcFS(false)
+	if err != nil {
+		return nil, err
+	}
+	defer pids.Close()
 	if !hasNamespace(cfg.Spec.Linux, specs.MountNamespace) {
 		// No mount namespace to join: the container's root is the
 		// chroot its init made.
@@ -297,7 +318,7 @@ func prepareExec(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 			return nil, err
 		}
 	}
-	return prepareProcess(cfg.Exec, cfg.Spec.Linux, cfg.PreserveFds, conn)
+	return prepareProcess(cfg.Exec, cfg.Spec.Linux, cfg.PreserveFds, conn, pids)
 }
 
 // prepareProcess sets what belongs to the process rather than the
@@ -305,7 +326,7 @@ func prepareExec(cfg *msgConfig, conn *initConn) (*execPlan, error) {
 // rlimits and a no_new_privs seccomp filter are readied here and applied
 // just before exec. It resolves the executable first, while still root,
 // so a bad command fails before the process is reported ready.
-func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, conn *initConn) (*execPlan, error) {
+func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, conn *initConn, pids *procFS) (*execPlan, error) {
 	rlimits, err := prepareRlimits(proc.Rlimits)
 	if err != nil {
 		return nil, err
@@ -351,7 +372,7 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 	if err := ownTerminal(proc); err != nil {
 		return nil, err
 	}
-	if err := switchUser(proc); err != nil {
+	if err := switchUser(proc, pids); err != nil {
 		return nil, err
 	}
 	if chdirLater {
@@ -364,7 +385,7 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 			return nil, fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
-	if err := closeExtraFds(3 + preserveFds); err != nil {
+	if err := closeExtraFds(pids, 3+preserveFds); err != nil {
 		return nil, err
 	}
 	return &execPlan{path: path, args: proc.Args, env: env, rlimits: rlimits, seccomp: late}, nil
@@ -375,11 +396,12 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 // exec closes it (close-on-exec): start waits for that EOF, so its
 // poststart hooks run after the user process was executed.
 func (e *execPlan) waitStart() error {
-	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", e.fifo.Fd()), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	w, err := e.proc.reopen(e.fifo, unix.O_WRONLY)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	e.fifo.Close()
+	e.proc.Close()
 	if _, err := w.Write([]byte{'0'}); err != nil {
 		w.Close()
 		return fmt.Errorf("write exec fifo: %w", err)
@@ -431,8 +453,13 @@ func checkExecutable(p string) error {
 
 // closeExtraFds marks every fd from first on close-on-exec, so nothing of
 // the runtime (or whatever it inherited) reaches the user process.
-func closeExtraFds(first int) error {
-	ents, err := os.ReadDir("/proc/self/fd")
+func closeExtraFds(p *procFS, first int) error {
+	dir, err := p.open("self/fd", unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("list fds: %w", err)
+	}
+	ents, err := dir.ReadDir(-1)
+	dir.Close()
 	if err != nil {
 		return fmt.Errorf("list fds: %w", err)
 	}

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -28,16 +29,16 @@ func setupNames(sp *specs.Spec) error {
 			return fmt.Errorf("set domainname %q: %w", sp.Domainname, err)
 		}
 	}
-	if sp.Linux == nil {
+	if sp.Linux == nil || len(sp.Linux.Sysctl) == 0 {
 		return nil
 	}
-	for key, val := range sp.Linux.Sysctl {
-		p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
-		if err := os.WriteFile(p, []byte(val), 0); err != nil {
-			return fmt.Errorf("set sysctl %s=%s: %w", key, val, err)
-		}
+	// An unmasked procfs of the init's own, for /proc/sys, closed at once.
+	p, err := openProcFS(true)
+	if err != nil {
+		return fmt.Errorf("set sysctls: %w", err)
 	}
-	return nil
+	defer p.Close()
+	return writeSysctls(p, sp.Linux.Sysctl)
 }
 
 // rlimit is one process.rlimits entry, resolved.
@@ -122,12 +123,11 @@ func joinSessionKeyring(id string) error {
 // bounding set is cut first (that needs CAP_SETPCAP, which the user may
 // not keep); keep-caps carries the permitted set across setuid so the
 // final capset can still grant what the spec asks for.
-func switchUser(p *specs.Process) error {
+func switchUser(p *specs.Process, pids *procFS) error {
+	// No caps.Load: every set is cleared and set in full below, and Load
+	// would read /proc/self/status by path, from the container's /proc.
 	caps, err := capability.NewPid2(0)
 	if err != nil {
-		return fmt.Errorf("capabilities: %w", err)
-	}
-	if err := caps.Load(); err != nil {
 		return fmt.Errorf("capabilities: %w", err)
 	}
 	sets, err := capSets(p.Capabilities)
@@ -143,7 +143,7 @@ func switchUser(p *specs.Process) error {
 		return fmt.Errorf("set keep-caps: %w", err)
 	}
 	u := p.User
-	if len(u.AdditionalGids) > 0 || canSetgroups() {
+	if len(u.AdditionalGids) > 0 || canSetgroups(pids) {
 		gids := make([]int, len(u.AdditionalGids))
 		for i, g := range u.AdditionalGids {
 			gids[i] = int(g)
@@ -189,8 +189,13 @@ func raiseAmbient(caps []capability.Cap) {
 
 // canSetgroups: in a user namespace whose setgroups is "deny", setgroups
 // fails even to clear the list, so only call it when allowed or needed.
-func canSetgroups() bool {
-	data, err := os.ReadFile("/proc/self/setgroups")
+func canSetgroups(pids *procFS) bool {
+	f, err := pids.open("self/setgroups", unix.O_RDONLY)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
 	return err != nil || strings.TrimSpace(string(data)) == "allow"
 }
 

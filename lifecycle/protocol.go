@@ -57,7 +57,7 @@ package lifecycle
 //
 //	_STASIS_INIT_SOCK    the protocol socket (also tells nsenter.c to act)
 //	_STASIS_FIFO_FD      O_PATH fd of the exec fifo (reopened for writing
-//	                     through /proc/self/fd after pivot_root)
+//	                     through the init's own procfs, procfs.go)
 //	_STASIS_CONSOLE_FD   connection to --console-socket, when terminal
 //	_STASIS_MOUNT_TREE_<i> the parent's clone (open_tree) of the source of
 //	                     mounts[i], a bind, moved into place instead of a

@@ -32,6 +32,22 @@ func overlaySealedSelf() (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The running binary itself, through the magic link: what the sealed
+	// handle must turn out to be.
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/self/exe", &self); err != nil {
+		return nil, fmt.Errorf("stat own binary: %w", err)
+	}
+	return overlaySeal(exe, &self)
+}
+
+// overlaySeal returns an O_PATH handle on exe inside a detached read-only
+// overlay of its directory, checked to be the file want describes. The
+// name is looked up with O_NOFOLLOW: between the readlink and the lookup
+// the directory entry could have become a symlink, which the overlay
+// would follow (an absolute one from our root, on the host) to a binary
+// the init would then run as root.
+func overlaySeal(exe string, want *unix.Stat_t) (*os.File, error) {
 	// An overlay needs two lower layers without an upper one, and they
 	// must not overlap: the second is an empty tmpfs, detached as well.
 	empty, err := detachedMount("tmpfs", nil)
@@ -44,11 +60,23 @@ func overlaySealedSelf() (*os.File, error) {
 		return nil, err
 	}
 	defer unix.Close(mnt)
-	fd, err := unix.Openat(mnt, filepath.Base(exe), unix.O_PATH|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(mnt, filepath.Base(exe), unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open %s in the sealing overlay: %w", exe, err)
 	}
-	return os.NewFile(uintptr(fd), "sealed:stasis"), nil
+	f := os.NewFile(uintptr(fd), "sealed:stasis")
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s in the sealing overlay: %w", exe, err)
+	}
+	// overlayfs shows its own st_dev, but the lower file's inode number.
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != want.Ino || st.Size != want.Size || st.Mtim != want.Mtim {
+		f.Close()
+		return nil, fmt.Errorf("%s in the sealing overlay is not the running binary (mode %#o, inode %d, %d bytes; want a regular file, inode %d, %d bytes)",
+			exe, st.Mode, st.Ino, st.Size, want.Ino, want.Size)
+	}
+	return f, nil
 }
 
 // detachedMount creates a read-only mount of fstype (with lowers as

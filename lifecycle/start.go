@@ -28,28 +28,8 @@ func (c *Container) release() error {
 	}
 	defer fifo.Close()
 
-	fds := []unix.PollFd{
-		{Fd: int32(fifo.Fd()), Events: unix.POLLIN},
-		{Fd: int32(pidfd), Events: unix.POLLIN},
-	}
-	for {
-		_, err := unix.Poll(fds, -1)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("wait for init: %w", err)
-		}
-		if fds[0].Revents&unix.POLLIN != 0 {
-			break
-		}
-		if fds[1].Revents != 0 {
-			return errors.New("container init exited before start")
-		}
-		// POLLHUP alone: the init opened and closed without writing.
-		if fds[0].Revents&unix.POLLHUP != 0 {
-			return errors.New("container init closed the exec fifo without starting")
-		}
+	if err := waitExecFifo(int(fifo.Fd()), pidfd); err != nil {
+		return err
 	}
 	var b [1]byte
 	if n, err := fifo.Read(b[:]); n != 1 {
@@ -82,6 +62,43 @@ func (c *Container) release() error {
 		return err
 	}
 	return nil
+}
+
+// waitExecFifo waits until the exec fifo (read end, non-blocking) has the
+// init's byte, or the init (its pidfd) is gone. Every way poll can report
+// that nothing will ever come ends the wait with an error: POLLERR and
+// POLLNVAL are level-triggered too, so looping on them would spin for ever
+// at full CPU.
+func waitExecFifo(fifo, pidfd int) error {
+	fds := []unix.PollFd{
+		{Fd: int32(fifo), Events: unix.POLLIN},
+		{Fd: int32(pidfd), Events: unix.POLLIN},
+	}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for init: %w", err)
+		}
+		fifoEv, pidEv := fds[0].Revents, fds[1].Revents
+		switch {
+		case fifoEv&unix.POLLIN != 0:
+			return nil
+		case pidEv&unix.POLLNVAL != 0:
+			return errors.New("wait for init: its pidfd is not open (POLLNVAL)")
+		case pidEv != 0:
+			return errors.New("container init exited before start")
+		case fifoEv&unix.POLLNVAL != 0:
+			return errors.New("wait for init: the exec fifo is not open (POLLNVAL)")
+		case fifoEv&unix.POLLERR != 0:
+			return errors.New("wait for init: error on the exec fifo (POLLERR)")
+		case fifoEv&unix.POLLHUP != 0:
+			// POLLHUP alone: the init opened and closed without writing.
+			return errors.New("container init closed the exec fifo without starting")
+		}
+	}
 }
 
 // stop kills every process of the container and waits for them to go,

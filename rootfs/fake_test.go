@@ -5,7 +5,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
@@ -26,12 +25,13 @@ type fakeSys struct {
 	statfsFlags int64
 	mounts      []*mountinfo.Info
 	files       map[string]string
-	statRes     map[string]os.FileInfo // nil entry: ENOENT
 	kcore       bool
+	// trees names the detached mounts openTree and fsmount handed out.
+	trees map[int]string
 }
 
 func installFake(t *testing.T, rootfs string) *fakeSys {
-	f := &fakeSys{t: t, rootfs: rootfs, umask: 0o022, files: map[string]string{}, statRes: map[string]os.FileInfo{}}
+	f := &fakeSys{t: t, rootfs: rootfs, umask: 0o022, files: map[string]string{}, trees: map[int]string{}}
 	old := sys
 	t.Cleanup(func() { sys = old })
 	sys = sysOps{
@@ -68,12 +68,47 @@ func installFake(t *testing.T, rootfs string) *fakeSys {
 		},
 		umask: func(m int) int { old := f.umask; f.umask = m; return old },
 		mountSetattr: func(dirfd int, p string, flags uint, attr *unix.MountAttr) error {
-			f.record("setattr %s set=%#x clr=%#x", f.show(p), attr.Attr_set, attr.Attr_clr)
+			if name, ok := f.trees[dirfd]; ok && p == "" {
+				p = name
+			} else {
+				p = f.show(p)
+			}
+			f.record("setattr %s set=%#x clr=%#x", p, attr.Attr_set, attr.Attr_clr)
 			return nil
 		},
 		moveMount: func(fromFd, toFd int) error {
-			f.record("move_mount tree:%d %s", fromFd, f.show(fmt.Sprintf("/proc/self/fd/%d", toFd)))
+			from, ok := f.trees[fromFd]
+			if !ok {
+				from = fmt.Sprintf("tree:%d", fromFd)
+			}
+			delete(f.trees, fromFd) // the caller closes it; the number comes back
+			f.record("move_mount %s %s", from, f.show(fmt.Sprintf("/proc/self/fd/%d", toFd)))
 			return nil
+		},
+		// Each tree is a real fd (a dup of the source, or of /), so the
+		// code under test can close it, named after what it stands for.
+		openTree: func(fd int, flags uint) (int, error) {
+			src := f.fdPath(fd)
+			kind := "clone"
+			if flags&unix.AT_RECURSIVE != 0 {
+				kind = "rclone"
+			}
+			nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.trees[nfd] = "[" + kind + " " + src + "]"
+			f.record("open_tree %s %s", src, kind)
+			return nfd, nil
+		},
+		fsmount: func(fstype string, attrs int) (int, error) {
+			nfd, err := unix.Open("/", unix.O_PATH|unix.O_CLOEXEC, 0)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.trees[nfd] = fmt.Sprintf("[new %s attrs=%#x]", fstype, attrs)
+			f.record("fsmount %s attrs=%#x", fstype, attrs)
+			return nfd, nil
 		},
 		mounts: func() ([]*mountinfo.Info, error) { return f.mounts, nil },
 		readFile: func(p string) ([]byte, error) {
@@ -81,12 +116,6 @@ func installFake(t *testing.T, rootfs string) *fakeSys {
 				return []byte(s), nil
 			}
 			return nil, os.ErrNotExist
-		},
-		stat: func(p string) (os.FileInfo, error) {
-			if fi, ok := f.statRes[p]; ok && fi != nil {
-				return fi, nil
-			}
-			return nil, &os.PathError{Op: "stat", Path: p, Err: unix.ENOENT}
 		},
 		exists: func(p string) bool { return p == "/proc/kcore" && f.kcore },
 	}
@@ -135,21 +164,6 @@ func orDash(s string) string {
 	}
 	return s
 }
-
-// fakeInfo is a minimal os.FileInfo for Finalize's stat seam.
-type fakeInfo struct{ dir bool }
-
-func (i fakeInfo) Name() string { return "x" }
-func (i fakeInfo) Size() int64  { return 0 }
-func (i fakeInfo) Mode() os.FileMode {
-	if i.dir {
-		return os.ModeDir | 0o755
-	}
-	return 0o644
-}
-func (i fakeInfo) ModTime() time.Time { return time.Time{} }
-func (i fakeInfo) IsDir() bool        { return i.dir }
-func (i fakeInfo) Sys() any           { return nil }
 
 func wantCalls(t *testing.T, got, want []string) {
 	t.Helper()

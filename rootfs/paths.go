@@ -11,45 +11,118 @@ import (
 	"github.com/stasis-oci/stasis/spec"
 )
 
-// These run after the pivot, so paths are container paths: a symlink can
-// no longer lead out of the container's root.
+// ErrBadDevNull refuses a /dev/null that is not the null device: it is
+// the source of every file mask, and a container's own (an image's kept
+// node, a symlink, a file) bound over /proc/kcore would unmask it or, as a
+// symlink to /proc/sys/kernel/core_pattern, make that writable
+// (CVE-2025-31133). The wording follows runc's.
+var ErrBadDevNull = errors.New("container's /dev/null is invalid: not the character device 1:3")
 
-// maskPath hides a path: /dev/null over a file, an empty read-only tmpfs
-// over a directory. Paths the container does not have need no mask.
-func maskPath(p string) error {
-	fi, err := sys.stat(p)
+// pathMasker applies linux.readonlyPaths and linux.maskedPaths after the
+// pivot. Every target is opened by handle inside the root (pathrs-lite:
+// no symlink or magic link leads out) and mounted onto by that handle with
+// move_mount, and every source is a handle too: nothing is looked up
+// again by path between the check and the mount.
+type pathMasker struct {
+	r       *root
+	devNull *os.File // opened and checked at the first file mask
+}
+
+func (m *pathMasker) Close() {
+	if m.devNull != nil {
+		m.devNull.Close()
+	}
+}
+
+// readonlyPath makes p a read-only mount of its own: a recursive clone of
+// what is at p, with only its top mount made read-only (as runc's bind
+// and remount do), moved back onto p. mount_setattr only adds the
+// read-only flag, so the flags a user namespace locked stay as they are.
+func (m *pathMasker) readonlyPath(p string) error {
+	target, err := m.r.open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("readonly path %s: %w", p, err)
+	}
+	defer target.Close()
+	tree, err := sys.openTree(int(target.Fd()), unix.OPEN_TREE_CLONE|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("readonly path %s: clone the mount: %w", p, err)
+	}
+	defer unix.Close(tree)
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := sys.mountSetattr(tree, "", unix.AT_EMPTY_PATH, attr); err != nil {
+		return fmt.Errorf("readonly path %s: make the clone read-only: %w", p, err)
+	}
+	if err := sys.moveMount(tree, int(target.Fd())); err != nil {
+		return fmt.Errorf("readonly path %s: move the read-only clone into place: %w", p, err)
+	}
+	return nil
+}
+
+// maskPath hides p: the container's /dev/null, checked to be the null
+// device, over a file; an empty read-only tmpfs over a directory. Paths
+// the container does not have need no mask.
+func (m *pathMasker) maskPath(p string) error {
+	target, err := m.r.open(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("masked path %s: %w", p, err)
 	}
-	if fi.IsDir() {
-		err = sys.mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
-	} else {
-		err = sys.mount("/dev/null", p, "", unix.MS_BIND, "")
+	defer target.Close()
+	fi, err := target.Stat()
+	if err != nil {
+		return fmt.Errorf("masked path %s: %w", p, err)
 	}
-	if err != nil && !errors.Is(err, unix.ENOENT) {
+	var tree int
+	if fi.IsDir() {
+		tree, err = sys.fsmount("tmpfs", unix.MOUNT_ATTR_RDONLY)
+	} else {
+		var null *os.File
+		if null, err = m.nullDevice(); err == nil {
+			tree, err = sys.openTree(int(null.Fd()), unix.OPEN_TREE_CLONE)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("masked path %s: %w", p, err)
+	}
+	defer unix.Close(tree)
+	if err := sys.moveMount(tree, int(target.Fd())); err != nil {
 		return fmt.Errorf("masked path %s: %w", p, err)
 	}
 	return nil
 }
 
-// readonlyPath binds a path onto itself so it becomes a mount of its own,
-// then makes that mount read-only.
-func readonlyPath(p string) error {
-	if _, err := sys.stat(p); errors.Is(err, os.ErrNotExist) {
-		return nil
+// nullDevice opens the container's /dev/null once, by handle, and checks
+// on that handle that it is the null device before it is used.
+func (m *pathMasker) nullDevice() (*os.File, error) {
+	if m.devNull != nil {
+		return m.devNull, nil
 	}
-	err := sys.mount(p, p, "", unix.MS_BIND|unix.MS_REC, "")
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
+	f, err := m.r.open("/dev/null")
 	if err != nil {
-		return fmt.Errorf("readonly path %s: %w", p, err)
+		return nil, fmt.Errorf("open the mask source: %w", err)
 	}
-	if err := bindRemountRO(p); err != nil {
-		return fmt.Errorf("readonly path %s: %w", p, err)
+	if err := checkDevNull(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	m.devNull = f
+	return f, nil
+}
+
+func checkDevNull(f *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat the container's /dev/null: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		return fmt.Errorf("%w (it is %s, mode %#o, device %d:%d)", ErrBadDevNull,
+			f.Name(), st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	}
 	return nil
 }

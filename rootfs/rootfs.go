@@ -171,19 +171,18 @@ func makeParentPrivate(path string) error {
 // (console, hostname, sysctls): masking, read-only remounts and the
 // requested root propagation. It runs inside the container's root.
 func Finalize(c *Config) error {
+	return finalizeIn(c, "/")
+}
+
+// finalizeIn is Finalize with the container's root at rootPath: "/" in the
+// init, a directory of their own in tests.
+func finalizeIn(c *Config, rootPath string) error {
 	if err := checkConfig(c); err != nil {
 		return err
 	}
-	if l := c.Spec.Linux; l != nil {
-		for _, p := range l.ReadonlyPaths {
-			if err := readonlyPath(p); err != nil {
-				return err
-			}
-		}
-		for _, p := range l.MaskedPaths {
-			if err := maskPath(p); err != nil {
-				return err
-			}
+	if l := c.Spec.Linux; l != nil && len(l.ReadonlyPaths)+len(l.MaskedPaths) > 0 {
+		if err := maskAndProtect(l, rootPath); err != nil {
+			return err
 		}
 	}
 	if err := devReadonly(c.Spec); err != nil {
@@ -201,6 +200,29 @@ func Finalize(c *Config) error {
 	if prop != 0 && !c.HostMountNS {
 		if err := sys.mount("", "/", "", prop, ""); err != nil {
 			return fmt.Errorf("set propagation %s on /: %w", flagString(prop), err)
+		}
+	}
+	return nil
+}
+
+// maskAndProtect applies readonlyPaths, then maskedPaths, each by handle
+// from a handle on the root.
+func maskAndProtect(l *specs.Linux, rootPath string) error {
+	r, err := openRoot(rootPath)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	m := &pathMasker{r: r}
+	defer m.Close()
+	for _, p := range l.ReadonlyPaths {
+		if err := m.readonlyPath(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range l.MaskedPaths {
+		if err := m.maskPath(p); err != nil {
+			return err
 		}
 	}
 	return nil

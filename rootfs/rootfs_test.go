@@ -2,10 +2,12 @@ package rootfs
 
 import (
 	"errors"
-	"github.com/moby/sys/mountinfo"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moby/sys/mountinfo"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -167,6 +169,33 @@ func TestPivotRootError(t *testing.T) {
 	}
 }
 
+// finalizeRoot makes a container root for Finalize: the directories and
+// files named (a trailing "/" marks a directory) and, as root, a real null
+// device at /dev/null.
+func finalizeRoot(t *testing.T, paths ...string) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, p := range paths {
+		full := filepath.Join(root, p)
+		if strings.HasSuffix(p, "/") {
+			mkdirs(t, full)
+			continue
+		}
+		mkdirs(t, filepath.Dir(full))
+		must(t, os.WriteFile(full, []byte("secret"), 0o644))
+	}
+	return root
+}
+
+func mknodDevNull(t *testing.T, root string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mknod of a null device for the masks")
+	}
+	mkdirs(t, filepath.Join(root, "dev"))
+	must(t, unix.Mknod(filepath.Join(root, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+}
+
 func TestFinalizePlan(t *testing.T) {
 	s := &specs.Spec{
 		Root: &specs.Root{Readonly: true},
@@ -174,37 +203,109 @@ func TestFinalizePlan(t *testing.T) {
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "ro"}},
 		},
 		Linux: &specs.Linux{
-			MaskedPaths:       []string{"/proc/kcore", "/proc/acpi", "/proc/missing"},
+			MaskedPaths:       []string{"/proc/kcore", "/proc/acpi", "/proc/missing", "/proc/keys"},
 			ReadonlyPaths:     []string{"/proc/sys", "/proc/gone"},
 			RootfsPropagation: "rslave",
 		},
 	}
-	f := installFake(t, "")
-	f.statRes["/proc/kcore"] = fakeInfo{}
-	f.statRes["/proc/acpi"] = fakeInfo{dir: true}
-	f.statRes["/proc/sys"] = fakeInfo{dir: true}
+	root := finalizeRoot(t, "proc/kcore", "proc/keys", "proc/acpi/", "proc/sys/")
+	mknodDevNull(t, root)
+	f := installFake(t, root)
 	f.statfsFlags = unix.ST_NOSUID | unix.ST_NODEV
-	if err := Finalize(&Config{Spec: s, Rootfs: "/x/rootfs"}); err != nil {
+	if err := finalizeIn(&Config{Spec: s, Rootfs: "/x/rootfs"}, root); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, f.calls, []string{
-		"mount /proc/sys /proc/sys - bind|rec -",
-		"mount - /proc/sys - ro|nosuid|nodev|remount|bind -",
-		"mount /dev/null /proc/kcore - bind -",
-		"mount tmpfs /proc/acpi tmpfs ro -",
+		// Every target and source is a handle: the clone and the masks are
+		// moved onto the handle of the target.
+		"open_tree /proc/sys rclone",
+		"setattr [rclone /proc/sys] set=0x1 clr=0x0",
+		"move_mount [rclone /proc/sys] /proc/sys",
+		"open_tree /dev/null clone",
+		"move_mount [clone /dev/null] /proc/kcore",
+		"fsmount tmpfs attrs=0x1",
+		"move_mount [new tmpfs attrs=0x1] /proc/acpi",
+		"open_tree /dev/null clone", // /dev/null is checked once, cloned for each
+		"move_mount [clone /dev/null] /proc/keys",
 		"mount - /dev - ro|nosuid|remount -",
 		"mount - / - ro|nosuid|nodev|remount|bind -",
 		"mount - / - rec|slave -",
 	})
 }
 
+// CVE-2025-31133: the mask source is the container's /dev/null, and it
+// must be the null device, checked on the handle that is then cloned. A
+// regular file, or a symlink to /proc/sys/kernel/core_pattern, bound over
+// a masked file would unmask it or make what it names writable there.
+func TestMaskRefusesAFakeDevNull(t *testing.T) {
+	for name, mk := range map[string]func(root string){
+		"regular file": func(root string) {
+			must(t, os.WriteFile(filepath.Join(root, "dev/null"), []byte("not null"), 0o666))
+		},
+		"symlink to core_pattern": func(root string) {
+			mkdirs(t, filepath.Join(root, "proc/sys/kernel"))
+			must(t, os.WriteFile(filepath.Join(root, "proc/sys/kernel/core_pattern"), []byte("core"), 0o644))
+			must(t, os.Symlink("/proc/sys/kernel/core_pattern", filepath.Join(root, "dev/null")))
+		},
+		"symlink to a host path": func(root string) {
+			must(t, os.Symlink("/etc/passwd", filepath.Join(root, "dev/null")))
+			mkdirs(t, filepath.Join(root, "etc"))
+			must(t, os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0::/:/bin/sh\n"), 0o644))
+		},
+		"directory": func(root string) { mkdirs(t, filepath.Join(root, "dev/null")) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := finalizeRoot(t, "proc/kcore", "dev/")
+			mk(root)
+			f := installFake(t, root)
+			s := &specs.Spec{Linux: &specs.Linux{MaskedPaths: []string{"/proc/kcore"}}}
+			err := finalizeIn(&Config{Spec: s, Rootfs: "/x/rootfs"}, root)
+			if !errors.Is(err, ErrBadDevNull) {
+				t.Errorf("err = %v, want ErrBadDevNull", err)
+			}
+			for _, c := range f.calls {
+				if strings.HasPrefix(c, "open_tree") || strings.HasPrefix(c, "move_mount") {
+					t.Errorf("mask made from a fake /dev/null: %s", c)
+				}
+			}
+		})
+	}
+}
+
+// A masked or read-only path that is a symlink is resolved inside the
+// root: the mount lands on the file it names there, never outside.
+func TestMaskTargetsStayInRoot(t *testing.T) {
+	root := finalizeRoot(t, "inside/secret", "proc/")
+	mknodDevNull(t, root)
+	outside := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(outside, "host-file"), []byte("host"), 0o644))
+	must(t, os.Symlink(filepath.Join(outside, "host-file"), filepath.Join(root, "proc/kcore")))
+	must(t, os.Symlink("/inside/secret", filepath.Join(root, "proc/keys")))
+	must(t, os.Symlink(outside, filepath.Join(root, "proc/sys")))
+	f := installFake(t, root)
+	s := &specs.Spec{Linux: &specs.Linux{
+		MaskedPaths:   []string{"/proc/kcore", "/proc/keys"},
+		ReadonlyPaths: []string{"/proc/sys"},
+	}}
+	if err := finalizeIn(&Config{Spec: s, Rootfs: "/x/rootfs"}, root); err != nil {
+		t.Fatal(err)
+	}
+	// /proc/kcore and /proc/sys name nothing inside the root: no mask is
+	// needed; /proc/keys names /inside/secret, which is masked.
+	wantCalls(t, f.calls, []string{
+		"open_tree /dev/null clone",
+		"move_mount [clone /dev/null] /inside/secret",
+	})
+}
+
 func TestFinalizeErrorNamesPath(t *testing.T) {
-	s := &specs.Spec{Linux: &specs.Linux{MaskedPaths: []string{"/proc/kcore"}}}
-	f := installFake(t, "")
-	f.statRes["/proc/kcore"] = fakeInfo{}
-	f.mountErr = func(string, string, string, uintptr) error { return unix.EPERM }
-	err := Finalize(&Config{Spec: s, Rootfs: "/x/rootfs"})
-	if want := "masked path /proc/kcore: operation not permitted"; err == nil || err.Error() != want {
+	s := &specs.Spec{Linux: &specs.Linux{MaskedPaths: []string{"/proc/acpi"}}}
+	root := finalizeRoot(t, "proc/acpi/")
+	f := installFake(t, root)
+	_ = f
+	sys.moveMount = func(int, int) error { return unix.EPERM }
+	err := finalizeIn(&Config{Spec: s, Rootfs: "/x/rootfs"}, root)
+	if want := "masked path /proc/acpi: operation not permitted"; err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }

@@ -143,8 +143,13 @@ func validateSysctl(l *specs.Linux) error {
 		if key == "" {
 			return invalidf("linux.sysctl: empty key")
 		}
-		// "net/ipv4/ip_forward" and "net.ipv4.ip_forward" name the same file.
-		k := strings.ReplaceAll(key, "/", ".")
+		p, err := SysctlPath(key)
+		if err != nil {
+			return invalidf("linux.sysctl: %v", err)
+		}
+		// The namespace is decided on the path, so both forms of a key
+		// (and a dot inside a name) are judged alike.
+		k := strings.ReplaceAll(p, "/", ".")
 		var need specs.LinuxNamespaceType
 		switch {
 		case ipcSysctls[k] || strings.HasPrefix(k, "fs.mqueue."):

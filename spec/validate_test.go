@@ -182,6 +182,12 @@ func TestValidate(t *testing.T) {
 			s.Linux.Sysctl = map[string]string{"kernel.shmmax": "1", "fs.mqueue.msg_max": "10"}
 		}, ""},
 		{"sysctl empty key", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"": "1"} }, "linux.sysctl: empty key"},
+		{"sysctl slash with a dotted name ok", func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net/ipv4/conf/eth0.100/forwarding": "1"}
+		}, ""},
+		{"sysctl climbing out of /proc/sys", func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net/../../self/attr/exec": "x"}
+		}, `linux.sysctl: sysctl "net/../../self/attr/exec": not a sysctl name`},
 		{"sysctl net no netns", func(s *specs.Spec) {
 			dropNamespace(s, specs.NetworkNamespace)
 			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}

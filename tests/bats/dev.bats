@@ -95,3 +95,34 @@ load helpers
 	update_config '.linux.devices = [{"path": "/dev/bad", "type": "x", "major": 1, "minor": 3}]'
 	assert_create_fails
 }
+
+# CVE-2025-31133: masks of files are binds of the container's /dev/null.
+# With no /dev tmpfs the image's own /dev/null is kept; one that is not
+# the null device must never be used as a mask source. Here it is a
+# symlink to /proc/sys/kernel/core_pattern (only read here): bound over a
+# masked file it would show, and make writable there, the host's
+# core_pattern. Shown failing by the stasis of before the fix: create
+# succeeded and /secret read the core_pattern.
+@test "an image's /dev/null that is not the null device is never a mask source" {
+	setup_bundle cat /secret
+	update_config '.mounts = [.mounts[] | select(.destination != "/dev")]
+		| .linux.maskedPaths += ["/secret"]'
+	echo top-secret >"$ROOTFS/secret"
+	local how
+	for how in symlink file; do
+		rm -rf "$ROOTFS/dev"
+		mkdir -p "$ROOTFS/dev"
+		case $how in
+		symlink) ln -s /proc/sys/kernel/core_pattern "$ROOTFS/dev/null" ;;
+		file) echo not-null >"$ROOTFS/dev/null" ;;
+		esac
+		local id
+		id=$(new_id)
+		run stasis run --bundle "$BUNDLE" "$id" </dev/null
+		stasis delete --force "$id" >/dev/null 2>&1 || true
+		assert_failure "$how: a container masked with a fake /dev/null ran, output: $output"
+		assert_output_contains "/dev/null is invalid"
+	done
+	assert_equal "$(cat "$ROOTFS/secret")" top-secret "the masked file"
+	assert_equal "$(readlink "$ROOTFS/dev/null" || cat "$ROOTFS/dev/null")" not-null "the fake /dev/null"
+}

@@ -92,6 +92,66 @@ status_field() {
 	assert_equal "$(cat /proc/sys/net/ipv4/ip_forward)" "$host_val" "host's ip_forward"
 }
 
+@test "a sysctl key in slash form keeps the dots of an interface name" {
+	setup_bundle true
+	# A createRuntime hook (host namespaces, before the sysctls are set)
+	# gives the container's network namespace an interface named d.1.
+	local hook=$BATS_TEST_TMPDIR/veth.sh
+	cat >"$hook" <<-'SH'
+		#!/bin/sh
+		pid=$(jq -r .pid)
+		exec nsenter -t "$pid" -n ip link add d.1 type veth peer name e.1
+	SH
+	chmod +x "$hook"
+	update_config '.hooks.createRuntime = [{"path": $h}]
+		| .linux.sysctl = {"net/ipv4/conf/d.1/forwarding": "1"}' --arg h "$hook"
+	run_in_container cat /proc/sys/net/ipv4/conf/d.1/forwarding
+	assert_success
+	assert_output_equals "1"
+}
+
+# CVE-2025-52881: after pivot_root, /proc is whatever the container's tree
+# has there. Here a createContainer hook binds a host directory over it
+# whose files stand where /proc/sys/net/ipv4/ip_forward and every
+# /proc/self/fd/N would be; the init must reach the real ones by handle
+# (its sysctl and the reopening of the exec fifo) and write none of these.
+# With the init's procfs reads put back to paths, create wrote the sysctl
+# into the fake ip_forward and start's byte into fake self/fd/4 (the init
+# then ran on without waiting for start).
+@test "a host directory bound over /proc by a hook is never written" {
+	setup_bundle true
+	local fake=$BATS_TEST_TMPDIR/fake-proc i
+	mkdir -p "$fake/sys/net/ipv4" "$fake/self/fd" "$fake/thread-self/fd"
+	echo untouched >"$fake/sys/net/ipv4/ip_forward"
+	for ((i = 0; i < 64; i++)); do
+		echo untouched >"$fake/self/fd/$i"
+		echo untouched >"$fake/thread-self/fd/$i"
+	done
+	local hook=$BATS_TEST_TMPDIR/cover-proc.sh
+	printf '#!/bin/sh\nexec mount --bind %s proc\n' "$fake" >"$hook"
+	chmod +x "$hook"
+	local host_val want
+	host_val=$(cat /proc/sys/net/ipv4/ip_forward)
+	want=$((1 - host_val))
+	update_config '.hooks.createContainer = [{"path": $h}]
+		| .linux.sysctl = {"net.ipv4.ip_forward": $v}' --arg h "$hook" --arg v "$want"
+	local id
+	id=$(new_id)
+	create_container "$id"
+	run grep -rLx untouched "$fake"
+	assert_equal "$output" "" "files of the host directory written at create"
+	# The sysctl reached the container's real network namespace...
+	run nsenter -t "$(container_pid "$id")" -n cat /proc/sys/net/ipv4/ip_forward
+	assert_success
+	assert_output_equals "$want"
+	# ...and start's byte went through the real exec fifo.
+	stasis start "$id"
+	wait_for_status "$id" stopped
+	run grep -rLx untouched "$fake"
+	assert_equal "$output" "" "files of the host directory written at start"
+	assert_equal "$(cat /proc/sys/net/ipv4/ip_forward)" "$host_val" "host's ip_forward"
+}
+
 @test "a net sysctl without a network namespace fails" {
 	setup_bundle true
 	update_config '.linux.sysctl = {"net.ipv4.ip_forward": "1"} | .linux.namespaces = [.linux.namespaces[] | select(.type != "network")]'
