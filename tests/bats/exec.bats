@@ -1,8 +1,15 @@
 #!/usr/bin/env bats
-# exec: a new process in an existing container: exit codes, stdio, the
-# init's namespaces and cgroups, --process JSON, user/groups/cwd/env/caps/
-# no_new_privs flags, detached with a pid file, a terminal over
-# --console-socket, and the states exec is refused in.
+# exec: a new process in an existing container. Proves: its exit code
+# (128+N when killed by signal N); stdio passed through, signals to the
+# runtime forwarded; it is in every namespace of the init (a user
+# namespace's mapped ids too) and in its cgroups; --process JSON (and a bad
+# one refused); -u/-g, HOME from /etc/passwd, --cwd, --env, --cap,
+# --no-new-privs, --preserve-fds, --process-label/--apparmor accepted;
+# -d --pid-file; a terminal over --console-socket, and in the foreground
+# without one a pty of its own proxied to the runtime's terminal (input,
+# window size, exit code; the terminal restored), -t -d without a socket
+# refused; exec into created/stopped/paused/missing containers and of
+# missing commands; execCPUAffinity, and one the kernel refuses.
 
 load helpers
 
@@ -355,6 +362,25 @@ EOF
 	assert_output_matches "(^|"$'\n'")/dev/pts/[0-9]+"$'\n'
 	assert_output_contains all-ttys
 	assert_output_contains x42
+}
+
+@test "exec -t in the foreground without --console-socket: a terminal of the process's own, proxied to the runtime's; input, window size and exit code pass through" {
+	setup_bundle "${SLEEPER[@]}"
+	start_container
+	# The runtime runs on a pty (ptyrun), as under a user's shell.
+	run_on_pty -size 33x111 -expect ready -send $'typed-in\n' "$STASIS" --root "$STASIS_ROOT" exec -t "$ID" \
+		sh -c 'tty; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-ttys; stty size; echo ready; read line; echo "got:$line"; exit 7'
+	assert_status 7
+	# a pty of the container's devpts (the runtime's would not resolve
+	# inside), with the runtime's window size
+	[[ "$(sed -n 1p <<<"$output")" =~ ^/dev/pts/[0-9]+$ ]] || fail "tty inside: $output"
+	assert_equal "$(sed -n 2,3p <<<"$output")" "all-ttys"$'\n'"33 111" "[ -t 0/1/2 ], stty size"
+	# the runtime put its own terminal back the way it found it
+	assert_output_not_contains "ptyrun:"
+	# typed on the runtime's terminal, echoed by the process's, read by it
+	assert_equal "$(sed -n '5,$p' <<<"$output")" "typed-in"$'\n'"got:typed-in" "the echo and the process's answer"
+	# and the container runs on
+	assert_equal "$(state_field "$ID" status)" running "container status"
 }
 
 @test "exec -t -d without --console-socket fails" {

@@ -445,6 +445,18 @@ start_recvtty() {
 	wait_for_file "$BATS_TEST_TMPDIR/recvtty.ready"
 }
 
+# run_on_pty [ptyrun flags...] CMD...: run CMD with a terminal of its own
+# as its stdio and controlling tty (tests/cmd/ptyrun, built by make
+# helpers), setting $status (CMD's exit status) and $output (what it wrote
+# to the terminal, carriage returns removed) like `run`. ptyrun's
+# -expect TEXT -send TEXT pairs type TEXT once the output shows TEXT.
+run_on_pty() {
+	local ptyrun=${PTYRUN:-$REPO_ROOT/build/ptyrun}
+	[ -x "$ptyrun" ] || skip "ptyrun not built (make helpers)"
+	run "$ptyrun" "$@" </dev/null 3>&-
+	output=${output//$'\r'/}
+}
+
 # wait_recvtty: wait for recvtty to finish (the pty closed) and put what it
 # read in $output (carriage returns removed).
 wait_recvtty() {

@@ -1,9 +1,37 @@
 #!/usr/bin/env bats
-# The root file system: pivot_root, --no-pivot, readonly, propagation.
+# The root file system. Proves: with pivot_root the host's / is no longer
+# mounted anywhere in the container's mount namespace and no host path is
+# reachable from it; inside, / is the rootfs and /.. is /; --no-pivot
+# (MS_MOVE + chroot) runs in the rootfs with the host's / still mounted,
+# hidden, below it; root.readonly makes only / read-only (false leaves it
+# writable); rootfsPropagation rslave lets later host mounts in, rprivate
+# does not; a bad propagation value or a missing rootfs fails create.
 
 load helpers
 
-@test "pivot_root: the host file system is unreachable from the container's mount namespace" {
+NSMOUNTS=${NSMOUNTS:-$REPO_ROOT/build/nsmounts}
+
+# ns_mounts PID: every mount of PID's mount namespace, also those its root
+# hides (which /proc/PID/mountinfo leaves out), as "MAJ:MIN ROOT MOUNTPOINT
+# FSTYPE" lines in $output (tests/cmd/nsmounts: listmount + statmount).
+ns_mounts() {
+	[ -x "$NSMOUNTS" ] || skip "nsmounts not built (make helpers)"
+	run "$NSMOUNTS" "$1"
+	[ "$status" -ne 3 ] || skip "this kernel cannot list another mount namespace's mounts (listmount, Linux 6.11): $output"
+	assert_success
+}
+
+# root_mount PID: the / mount PID sees (the top one), as ns_mounts prints it.
+root_mount() {
+	awk '$5 == "/" { for (i = 7; $i != "-"; i++) ; m = $3 " " $4 " / " $(i + 1) } END { print m }' "/proc/$1/mountinfo"
+}
+
+# has_line LINE: $output has LINE as one whole line.
+has_line() {
+	grep -Fxq -- "$1" <<<"$output"
+}
+
+@test "pivot_root: the host's / is no longer mounted in the container's mount namespace, and no host path is reachable from it" {
 	setup_bundle sleep 1000
 	local secret=$RANDOM$RANDOM
 	echo "$secret" >"$BUNDLE/outside-marker"
@@ -26,6 +54,14 @@ load helpers
 	assert_success
 	[[ "$(head -1 <<<"$output")" == */rootfs ]] ||
 		fail "root mount of the container is not the rootfs: $(cat "/proc/$pid/mountinfo")"
+	# and the old root is gone from the namespace, not just out of reach
+	# (mountinfo would not show it either way): no mount of the host's /
+	local hostroot ctrroot
+	hostroot=$(root_mount self)
+	ctrroot=$(root_mount "$pid")
+	ns_mounts "$pid"
+	has_line "$ctrroot" || fail "the rootfs mount ($ctrroot) is not among the namespace's mounts:"$'\n'"$output"
+	! has_line "$hostroot" || fail "the host's / ($hostroot) is still mounted in the container's namespace:"$'\n'"$output"
 }
 
 @test "inside, / is the rootfs and .. of / is /" {
@@ -39,15 +75,30 @@ load helpers
 	assert_equal "$(tail -1 <<<"$output")" / "pwd after cd /.."
 }
 
-@test "--no-pivot runs the container in its rootfs" {
+@test "--no-pivot runs the container in its rootfs, by MS_MOVE + chroot: the host's / stays mounted below it" {
 	setup_bundle sh -c 'cat /inside-marker; ls /'
 	echo "$BATS_TEST_NUMBER-nopivot" >"$ROOTFS/inside-marker"
-	local id
+	local id pid hostroot
 	id=$(new_id)
 	run stasis run --no-pivot --bundle "$BUNDLE" "$id" </dev/null
 	assert_success
 	assert_output_contains "$BATS_TEST_NUMBER-nopivot"
 	assert_output_contains "bin"
+
+	# Those hold with pivot_root too. What tells them apart: pivot_root
+	# detaches the old root, while MS_MOVE + chroot leaves the host's /
+	# mounted in the container's namespace, under the rootfs moved onto it
+	# (out of the chroot's reach, so /proc/PID/mountinfo does not show it).
+	set_args sleep 1000
+	id=$(new_id)
+	create_container "$id" --no-pivot
+	pid=$(container_pid "$id")
+	hostroot=$(root_mount self)
+	ns_mounts "$pid"
+	has_line "$hostroot" || fail "with --no-pivot, the host's / ($hostroot) is not in the container's namespace:"$'\n'"$output"
+	run awk '$5 == "/" {print $4}' "/proc/$pid/mountinfo"
+	assert_success
+	[[ "$output" == */rootfs ]] || fail "the container's / mounts: '$output', want only the rootfs"
 }
 
 @test "root.readonly makes / read-only" {

@@ -3,6 +3,15 @@
 # notice a difference (issue 11): each test here is for one behaviour that
 # runc's own integration suite (../shared/conformance) found missing, so
 # `make test` keeps it without ../shared.
+#
+# Proves: ambient capabilities (dropped without an inheritable set, raised
+# with one); create refuses a frozen cgroup and warns about a busy one;
+# --debug logs the init protocol in runc's words on stderr, and in --log
+# as text or json, and nothing at debug level without it; exec's 255 vs the
+# process's status; exec into a paused container (--ignore-paused waits);
+# exec --cgroup; run --keep; state/list JSON field order; cwd entered
+# before caps drop; linux.resources.unified refused on v1; a user-
+# namespaced container binds a source only the host's root can reach.
 
 load helpers
 
@@ -96,9 +105,26 @@ remove_cgroup_path() {
 	assert_output_contains '"level":"debug"'
 	assert_output_contains "child process in init()"
 
+	# --log in the default text format: the same lines, logfmt, in the file
+	id=$(new_id)
+	run stasis --log "$BATS_TEST_TMPDIR/log.txt" --debug run --bundle "$BUNDLE" "$id" </dev/null
+	assert_success
+	assert_output_not_contains "level=debug"
+	run cat "$BATS_TEST_TMPDIR/log.txt"
+	assert_output_matches '(^|'$'\n'')time=[^ ]+ level=debug msg="?child process in init\(\)'
+	assert_output_contains "init: closing the pipe to signal completion"
+
+	# without --debug: none on stderr, none in a log of either format
 	id=$(new_id)
 	run stasis run --bundle "$BUNDLE" "$id" </dev/null
 	assert_output_not_contains "level=debug"
+	local fmt
+	for fmt in text json; do
+		id=$(new_id)
+		stasis --log "$BATS_TEST_TMPDIR/nodebug.$fmt" --log-format "$fmt" run --bundle "$BUNDLE" "$id" </dev/null
+		run cat "$BATS_TEST_TMPDIR/nodebug.$fmt"
+		assert_output_not_contains "debug"
+	done
 }
 
 @test "exec exits 255 when the runtime fails and with the process's status otherwise" {

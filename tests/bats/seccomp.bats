@@ -1,6 +1,13 @@
 #!/usr/bin/env bats
-# linux.seccomp through the binary: the configured errno, kill actions,
-# argument filters, and Docker's default profile with busybox.
+# linux.seccomp through the binary. Proves: a listed syscall fails with the
+# configured errno (EPERM when none is given) and the rest still work;
+# SCMP_ACT_KILL_PROCESS kills with SIGSYS; an argument filter refuses only
+# the call whose argument matches (personality(PER_LINUX32) refused,
+# personality(PER_LINUX) allowed); Docker's default profile runs busybox
+# and blocks what Docker blocks; the filter loads under a tight RLIMIT_AS
+# and when rseq is denied; exec'd processes get the same filter; bad
+# profiles fail create naming the field; SCMP_ACT_NOTIFY hands the listener
+# to the agent, and fails cleanly without one or without listenerPath.
 
 load helpers
 
@@ -41,12 +48,16 @@ teardown() {
 }
 
 @test "argument filters: only the matching call is refused" {
-	# Refuse personality(PER_LINUX32) but allow personality(0xffffffff) (a query).
+	# Refuse personality(PER_LINUX32 = 8) only: linux64 calls
+	# personality(PER_LINUX = 0), which the filter must let through (with
+	# the argument filter dropped, the rule would refuse it too).
 	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
 		"args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]}'
-	run_in_container sh -c 'uname -m; setarch linux32 uname -m; echo "linux32=$?"'
-	assert_output_contains "x86_64"
-	assert_output_contains "linux32=1"
+	run_in_container sh -c 'linux64 uname -m; echo "linux64=$?"; linux32 uname -m 2>&1; echo "linux32=$?"'
+	assert_equal "$(sed -n 1,2p <<<"$output")" "x86_64"$'\n'"linux64=0" "personality(PER_LINUX)"
+	# personality(PER_LINUX32) refused with errnoRet 1 = EPERM
+	[[ "$(sed -n 3p <<<"$output")" == *"Operation not permitted"* ]] || fail "linux32 not refused with EPERM: $output"
+	assert_equal "$(sed -n '4,$p' <<<"$output")" "linux32=1" "linux32's status"
 }
 
 @test "Docker's default profile runs busybox and blocks what Docker blocks" {

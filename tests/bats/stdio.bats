@@ -1,6 +1,13 @@
 #!/usr/bin/env bats
-# stdio of the container: the runtime's pipes without a terminal; a pty
-# handed over --console-socket with one.
+# stdio of the container. Proves: without a terminal, stdout/stdin/stderr
+# are the runtime's own (pipes, kept apart), also for a detached container
+# and after create returns; with one, the pty master reaches
+# --console-socket and input written to it reaches the process; a
+# foreground `run -t` without a console socket gives the process a pty of
+# its own proxied to the runtime's terminal (input, window size and exit
+# code pass through, the terminal is restored); console socket paths near
+# the 108-byte limit work; a missing socket, or a detached terminal
+# without one, fails.
 
 load helpers
 
@@ -85,6 +92,25 @@ load helpers
 	wait_for_status "$id" stopped
 	wait_recvtty
 	assert_output_contains "got:hello-tty"
+}
+
+@test "run -t in the foreground without --console-socket: a terminal of the container's own, proxied to the runtime's; input, window size and exit code pass through" {
+	# The runtime runs on a pty (ptyrun), as under a user's shell.
+	setup_bundle sh -c 'tty; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-ttys; stty size; echo ready; read line; echo "got:$line"; exit 7'
+	update_config '.process.terminal = true'
+	local id
+	id=$(new_id)
+	run_on_pty -size 33x111 -expect ready -send $'typed-in\n' "$STASIS" --root "$STASIS_ROOT" run --bundle "$BUNDLE" "$id"
+	assert_status 7
+	# a pty of the container's own devpts (the runtime's would not even
+	# resolve inside), with the runtime's window size
+	assert_equal "$(sed -n 1,3p <<<"$output")" "/dev/pts/0"$'\n'"all-ttys"$'\n'"33 111" "tty, [ -t 0/1/2 ], stty size"
+	# the runtime put its own terminal back the way it found it
+	assert_output_not_contains "ptyrun:"
+	# what was typed on the runtime's terminal, echoed by the container's
+	# and read by the process
+	assert_equal "$(sed -n '5,$p' <<<"$output")" "typed-in"$'\n'"got:typed-in" "the echo and the process's answer"
+	assert_no_container "$id"
 }
 
 @test "a console socket path close to the 108-byte limit works" {
