@@ -43,6 +43,10 @@ var checkpointCommand = &cli.Command{
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
 		}
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
 		o := crOptions(c)
 		o.LeaveRunning = c.Bool("leave-running")
 		o.TCPSkipInFlight = c.Bool("tcp-skip-in-flight")
@@ -51,7 +55,7 @@ var checkpointCommand = &cli.Command{
 		o.PageServer = c.String("page-server")
 		o.PreDump = c.Bool("pre-dump")
 		if c.Bool("dry-run") {
-			plan, err := checkpoint.DryRun(store(c), c.Args().First(), o)
+			plan, err := checkpoint.DryRun(store(c), id, o)
 			if err != nil {
 				return err
 			}
@@ -65,12 +69,12 @@ var checkpointCommand = &cli.Command{
 				return fmt.Errorf("checkpoint: unknown --format %q: use text or json", c.String("format"))
 			}
 		}
-		stats, err := checkpoint.Checkpoint(store(c), c.Args().First(), o)
+		stats, err := checkpoint.Checkpoint(store(c), id, o)
 		if err != nil {
 			return err
 		}
 		if stats != nil {
-			fmt.Printf("checkpoint %s: %s\n", c.Args().First(), stats)
+			fmt.Printf("checkpoint %s: %s\n", id, stats)
 		}
 		return nil
 	},
@@ -96,7 +100,10 @@ var restoreCommand = &cli.Command{
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
 		}
-		id := c.Args().First()
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
 		o := &checkpoint.RestoreOptions{
 			Options:       *crOptions(c),
 			ID:            id,
