@@ -120,10 +120,16 @@ func encodeMetadata(m *Metadata) ([]byte, error) {
 }
 
 // decodeMetadata is encodeMetadata's inverse: decodeMetadata(encode(m))
-// is m.
+// is m. The image dir is root's input, but restore acts on the paths in
+// it (mounts the union's layers, hands CRIU the external mounts'
+// sources): metadata checkPaths refuses is refused here, before restore
+// creates anything.
 func decodeMetadata(data []byte) (*Metadata, error) {
 	m := &Metadata{}
 	if err := json.Unmarshal(data, m); err != nil {
+		return nil, err
+	}
+	if err := m.checkPaths(); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -164,13 +170,24 @@ func (m *Metadata) paths() []namedPath {
 	return ps
 }
 
-// checkPaths refuses a path JSON cannot keep: a file name that is not
-// UTF-8 would be written with U+FFFD in place of its bytes, and restore
-// would look for a file that does not exist.
+// checkPaths wants every path absolute and clean (filepath.Clean(p) ==
+// p), as the kernel reports them and a checkpoint records them: a
+// relative one would be taken against restore's working directory, and
+// ".." or "//" in one is no path stasis wrote; so no NUL either. It also
+// refuses a path JSON cannot keep: a file name that is not UTF-8 would
+// be written with U+FFFD in place of its bytes, and restore would look
+// for a file that does not exist. The error names the field and value.
 func (m *Metadata) checkPaths() error {
 	for _, p := range m.paths() {
-		if !utf8.ValidString(p.path) {
+		switch {
+		case !utf8.ValidString(p.path):
 			return fmt.Errorf("%s %q is not UTF-8, which checkpoint metadata (JSON) cannot record", p.field, p.path)
+		case strings.IndexByte(p.path, 0) >= 0:
+			return fmt.Errorf("%s %q holds a NUL", p.field, p.path)
+		case !filepath.IsAbs(p.path):
+			return fmt.Errorf("%s %q is not an absolute path", p.field, p.path)
+		case filepath.Clean(p.path) != p.path:
+			return fmt.Errorf("%s %q is not a clean path (clean, it is %q)", p.field, p.path, filepath.Clean(p.path))
 		}
 	}
 	return nil

@@ -13,6 +13,10 @@
 #   state dir ("../state/ID") leaves that container alone. A NUL cannot
 #   be passed in argv; the unit tests (lifecycle TestValidateID, main
 #   TestEveryIDCommand) cover it.
+# - restore refuses checkpoint metadata (stasis.json) whose recorded paths
+#   (union layers, upper, work, mountpoint; an external mount's host
+#   source and destination; the bundle) are not absolute and clean,
+#   naming the field and value, before it creates or mounts anything.
 
 load helpers
 
@@ -126,4 +130,47 @@ assert_nothing_left() {
 	run stasis delete "$good"
 	assert_success
 	assert_no_container "$good"
+}
+
+# bad_image FIELD-JQ: an image dir $BATS_TEST_TMPDIR/img whose stasis.json
+# is a plausible overlay checkpoint's, edited by the jq filter.
+bad_image() {
+	mkdir -p "$BATS_TEST_TMPDIR/img"
+	jq -n '{id: "old", bundle: "/run/old-bundle", descriptors: ["/dev/null", "/dev/null", "/dev/null"],
+		external_mounts: [{dest: "/dev/kmsg", kind: "host", host_path: "/dev/null"}],
+		union: {kind: "overlay", mountId: 199, root: "/", mountpoint: "/var/lib/x/merged",
+			layers: [{path: "/var/lib/x/diff", perm: "upper"}, {path: "/var/lib/x/l1", perm: "lower"}],
+			upper: "/var/lib/x/diff", work: "/var/lib/x/work"}} | '"$1" >"$BATS_TEST_TMPDIR/img/stasis.json"
+}
+
+@test "restore refuses checkpoint metadata with a relative or unclean host path, naming field and value" {
+	setup_bundle true
+	local filter want
+	while IFS='|' read -r filter want; do
+		bad_image "$filter"
+		local id
+		id=$(new_id)
+		run bad_cmd restore -d --bundle "$BUNDLE" --image-path "$BATS_TEST_TMPDIR/img" "$id"
+		assert_failure
+		assert_output_contains "$BATS_TEST_TMPDIR/img/stasis.json: $want"
+		assert_no_container "$id"
+		assert_nothing_left
+		! mountpoint -q "$ROOTFS" || fail "restore mounted the union at $ROOTFS"
+	done <<-'EOF'
+		.union.layers[1].path = "var/lib/x/l1"|union.layers[1].path "var/lib/x/l1" is not an absolute path
+		.union.layers[0].path = "/var/lib/x/../../../etc"|union.layers[0].path "/var/lib/x/../../../etc" is not a clean path (clean, it is "/etc")
+		.union.upper = "/var/lib/x/diff/"|union.upper "/var/lib/x/diff/" is not a clean path
+		.union.work = "work"|union.work "work" is not an absolute path
+		.external_mounts[0].host_path = "/dev/../etc/shadow"|external_mounts[0].host_path "/dev/../etc/shadow" is not a clean path
+		.external_mounts[0].dest = "dev/kmsg"|external_mounts[0].dest "dev/kmsg" is not an absolute path
+		.bundle = "./old"|bundle "./old" is not an absolute path
+	EOF
+	# the same metadata with clean paths gets past the check (and fails
+	# later, on the layers that do not exist here)
+	bad_image .
+	run bad_cmd restore -d --bundle "$BUNDLE" --image-path "$BATS_TEST_TMPDIR/img" "$(new_id)"
+	assert_failure
+	assert_output_not_contains "stasis.json: "
+	assert_output_contains "layer /var/lib/x/diff is gone"
+	assert_nothing_left
 }
