@@ -18,7 +18,7 @@ GOFLAGS_BUILD := -trimpath -tags urfave_cli_no_docs
 
 BATS_FLAGS ?=
 
-.PHONY: all build deps unit bats e2e test demo bench clean helpers conformance
+.PHONY: all build deps unit bats e2e test demo bench clean helpers conformance fuzz
 
 all: build
 
@@ -41,8 +41,17 @@ deps:
 	scripts/install-deps.sh
 	scripts/install-criu.sh
 
+# Plain go test also runs every fuzz target's seed corpus (f.Add and
+# testdata/fuzz/FuzzX/), crashers found before included.
 unit:
 	go test ./...
+
+# Every fuzz target (func FuzzX), one after another, FUZZTIME each;
+# FUZZ=regex picks targets. A crasher lands in PKG/testdata/fuzz/FuzzX/:
+# keep it as a seed. Not part of make test: it takes minutes.
+FUZZTIME ?= 60s
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 bats: build helpers
 	STASIS=$(CURDIR)/stasis RECVTTY=$(CURDIR)/build/recvtty scripts/run-bats.sh $(BATS_FLAGS) tests/bats

@@ -43,9 +43,13 @@ var checkpointCommand = &cli.Command{
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
 		}
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
 		o := checkpointOptions(c)
 		if c.Bool("dry-run") {
-			plan, err := checkpoint.DryRun(store(c), c.Args().First(), o)
+			plan, err := checkpoint.DryRun(store(c), id, o)
 			if err != nil {
 				return err
 			}
@@ -59,12 +63,12 @@ var checkpointCommand = &cli.Command{
 				return fmt.Errorf("checkpoint: unknown --format %q: use text or json", c.String("format"))
 			}
 		}
-		stats, err := checkpoint.Checkpoint(store(c), c.Args().First(), o)
+		stats, err := checkpoint.Checkpoint(store(c), id, o)
 		if err != nil {
 			return err
 		}
 		if stats != nil {
-			fmt.Printf("checkpoint %s: %s\n", c.Args().First(), stats)
+			fmt.Printf("checkpoint %s: %s\n", id, stats)
 		}
 		return nil
 	},
@@ -90,7 +94,10 @@ var restoreCommand = &cli.Command{
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
 		}
-		id := c.Args().First()
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
 		o := restoreOptions(c)
 		detach := c.Bool("detach")
 		sigs := make(chan os.Signal, 64)

@@ -53,7 +53,10 @@ func createWithConsole(c *cli.Context, foreground *os.File) (*lifecycle.Containe
 	if err := checkArgs(c, 1, 1); err != nil {
 		return nil, err
 	}
-	id := c.Args().First()
+	id, err := containerID(c)
+	if err != nil {
+		return nil, err
+	}
 	if c.Bool("systemd-cgroup") {
 		return nil, errors.New("create " + id + ": --systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver (omit the flag)")
 	}

@@ -31,7 +31,10 @@ var eventsCommand = &cli.Command{
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
 		}
-		id := c.Args().First()
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
 		enc := json.NewEncoder(os.Stdout)
 		if c.Bool("stats") {
 			return onContainer(c, id, "events", func(ctr *lifecycle.Container) error {

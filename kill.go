@@ -21,15 +21,19 @@ var killCommand = &cli.Command{
 		if err := checkArgs(c, 1, 2); err != nil {
 			return err
 		}
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
 		sig := unix.SIGTERM
 		if c.NArg() == 2 {
 			s, err := spec.ParseSignal(c.Args().Get(1))
 			if err != nil {
-				return opError("kill", c.Args().First(), err)
+				return opError("kill", id, err)
 			}
 			sig = s
 		}
-		return withContainer(c, "kill", func(ctr *lifecycle.Container) error {
+		return onContainer(c, id, "kill", func(ctr *lifecycle.Container) error {
 			return ctr.Kill(sig, c.Bool("all"))
 		})
 	},
@@ -46,8 +50,11 @@ var deleteCommand = &cli.Command{
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
 		}
-		id := c.Args().First()
-		err := onContainer(c, id, "delete", func(ctr *lifecycle.Container) error {
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
+		err = onContainer(c, id, "delete", func(ctr *lifecycle.Container) error {
 			return ctr.Delete(c.Bool("force"))
 		})
 		// containerd deletes with --force whatever it may have half made;

@@ -157,12 +157,20 @@ func store(c *cli.Context) *lifecycle.Store {
 	return &lifecycle.Store{Root: c.String("root")}
 }
 
-// containerID returns the one ID argument a command takes.
+// containerID returns the id argument (the first) of a command that
+// takes one, refused when lifecycle.ValidateID refuses it. Every such
+// command calls it before it does anything else, so a bad id fails the
+// same way everywhere and leaves nothing behind; TestEveryIDCommand
+// checks each command.
 func containerID(c *cli.Context) (string, error) {
 	if c.NArg() < 1 {
 		return "", fmt.Errorf("%s: container id is required", c.Command.Name)
 	}
-	return c.Args().First(), nil
+	id := c.Args().First()
+	if err := lifecycle.ValidateID(id); err != nil {
+		return "", fmt.Errorf("%s: %w", c.Command.Name, err)
+	}
+	return id, nil
 }
 
 func checkArgs(c *cli.Context, min, max int) error {

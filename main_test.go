@@ -1,13 +1,19 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/stasis-oci/stasis/checkpoint"
+	"github.com/stasis-oci/stasis/lifecycle"
 )
 
 // runc (urfave/cli v1) accepts a command's flags after its positional
@@ -335,4 +341,45 @@ func TestEveryRestoreFlagReachesItsOption(t *testing.T) {
 			"Console":                 "set by the Action: a foreground restore's tty proxy",
 		},
 	})
+}
+
+// TestEveryIDCommand: every command whose usage starts with
+// <container-id> refuses each kind of bad id with lifecycle.ValidateID's
+// error (naming the command and what is wrong), before it does anything:
+// the state root and the working directory (the default bundle and
+// image dir) stay untouched. A command added later is covered by its
+// usage line.
+func TestEveryIDCommand(t *testing.T) {
+	bad := []string{"a/b", "../escape", "..", ".", "", "a\x00b", "a\x01b", "tab\tx", "del\x7f", "sp ace",
+		strings.Repeat("a", 256), strings.Repeat("a", 1025)}
+	app := newApp()
+	app.Writer, app.ErrWriter = io.Discard, io.Discard
+	n := 0
+	for _, cmd := range app.Commands {
+		if !strings.HasPrefix(cmd.ArgsUsage, "<container-id>") {
+			continue
+		}
+		n++
+		for _, id := range bad {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			root := filepath.Join(dir, "state")
+			err := app.Run(reorderArgs(app, []string{"stasis", "--root", root, cmd.Name, id}))
+			if !errors.Is(err, lifecycle.ErrInvalidID) {
+				t.Errorf("%s %q: got %v, want the invalid id error", cmd.Name, id, err)
+				continue
+			}
+			if want := cmd.Name + ": invalid container id " + lifecycle.QuoteID(id) + ": "; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("%s %q: error %q does not start %q", cmd.Name, id, err, want)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("%s %q left %v behind", cmd.Name, id, ents)
+			}
+		}
+	}
+	// create run start state kill delete pause resume ps update events
+	// exec checkpoint restore
+	if n != 14 {
+		t.Errorf("%d commands take a container id, want 14", n)
+	}
 }

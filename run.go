@@ -20,6 +20,10 @@ var runCommand = &cli.Command{
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits (foreground only)"},
 	}, createFlags...),
 	Action: func(c *cli.Context) error {
+		// The id first: a bad one must fail before the tty proxy exists.
+		if _, err := containerID(c); err != nil {
+			return err
+		}
 		// Catch signals before the container exists, so none is lost
 		// between its start and our wait.
 		sigs := make(chan os.Signal, 64)

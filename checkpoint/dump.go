@@ -110,6 +110,11 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 
 		LoopbackOnlyNet: plan.LoopbackOnlyNet,
 	}
+	// Before anything is written or frozen: metadata restore could not
+	// use is no checkpoint.
+	if err := meta.checkPaths(); err != nil {
+		return nil, fmt.Errorf("cannot checkpoint: metadata: %w", err)
+	}
 	if plan.LoopbackOnlyNet {
 		skipNetwork(opts)
 	}
@@ -170,7 +175,7 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 	if o.PreDump {
 		reqType = rpc.CriuReqType_PRE_DUMP
 	}
-	if err := writeJSON(filepath.Join(imageDir.Name(), metaFile), meta); err != nil {
+	if err := writeMetadata(imageDir.Name(), meta); err != nil {
 		sw.close()
 		return nil, err
 	}

@@ -1,8 +1,6 @@
 package checkpoint
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,11 +34,10 @@ var hints = []struct{ match, hint string }{
 }
 
 // firstError returns the first line of a CRIU log reporting an error.
+// Lines are split by hand, not with a bufio.Scanner: a scanner stops at
+// its first line longer than its buffer, and the error after it was lost.
 func firstError(log []byte) string {
-	sc := bufio.NewScanner(bytes.NewReader(log))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
+	for line := range strings.SplitSeq(string(log), "\n") {
 		if i := strings.Index(line, "Error ("); i >= 0 && !harmless(line) {
 			return strings.TrimSpace(line[i:])
 		}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
@@ -89,11 +90,108 @@ func readMetadata(imageDir string) (*Metadata, error) {
 		}
 		return nil, fmt.Errorf("read checkpoint metadata: %w", err)
 	}
-	m := &Metadata{}
-	if err := json.Unmarshal(data, m); err != nil {
+	m, err := decodeMetadata(data)
+	if err != nil {
 		return nil, fmt.Errorf("checkpoint metadata %s: %w", filepath.Join(imageDir, metaFile), err)
 	}
 	return m, nil
+}
+
+// writeMetadata writes stasis.json into the image dir.
+func writeMetadata(imageDir string, m *Metadata) error {
+	data, err := encodeMetadata(m)
+	if err != nil {
+		return fmt.Errorf("checkpoint metadata: %w", err)
+	}
+	path := filepath.Join(imageDir, metaFile)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// encodeMetadata is stasis.json's encoding. It refuses metadata whose
+// paths checkPaths refuses: a checkpoint must not record what its
+// restore could not use.
+func encodeMetadata(m *Metadata) ([]byte, error) {
+	if err := m.checkPaths(); err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(m, "", "  ")
+}
+
+// decodeMetadata is encodeMetadata's inverse: decodeMetadata(encode(m))
+// is m. The image dir is root's input, but restore acts on the paths in
+// it (mounts the union's layers, hands CRIU the external mounts'
+// sources): metadata checkPaths refuses is refused here, before restore
+// creates anything.
+func decodeMetadata(data []byte) (*Metadata, error) {
+	m := &Metadata{}
+	if err := json.Unmarshal(data, m); err != nil {
+		return nil, err
+	}
+	if err := m.checkPaths(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// namedPath is a path the metadata records, named by its JSON field
+// ("union.layers[1].path") so an error can say which one is wrong.
+type namedPath struct{ field, path string }
+
+// paths lists every path in the metadata that restore uses: those that
+// are host paths (the bundle, a host-kind external mount's source, the
+// union's mountpoint, upper, work and layer dirs) and those in the
+// container (the external mounts' destinations, the union's root).
+// Optional ones are left out when empty.
+func (m *Metadata) paths() []namedPath {
+	var ps []namedPath
+	add := func(field, p string, required bool) {
+		if p != "" || required {
+			ps = append(ps, namedPath{field, p})
+		}
+	}
+	add("bundle", m.Bundle, false)
+	for i, e := range m.Externals {
+		f := fmt.Sprintf("external_mounts[%d].", i)
+		add(f+"dest", e.Dest, true)
+		add(f+"spec_dest", e.SpecDest, false)
+		add(f+"host_path", e.HostPath, e.Kind == "host")
+	}
+	if u := m.Union; u != nil {
+		add("union.root", u.Root, false)
+		add("union.mountpoint", u.Mountpoint, false)
+		add("union.upper", u.Upper, false)
+		add("union.work", u.Work, false)
+		for i, l := range u.Layers {
+			add(fmt.Sprintf("union.layers[%d].path", i), l.Path, true)
+		}
+	}
+	return ps
+}
+
+// checkPaths wants every path absolute and clean (filepath.Clean(p) ==
+// p), as the kernel reports them and a checkpoint records them: a
+// relative one would be taken against restore's working directory, and
+// ".." or "//" in one is no path stasis wrote; so no NUL either. It also
+// refuses a path JSON cannot keep: a file name that is not UTF-8 would
+// be written with U+FFFD in place of its bytes, and restore would look
+// for a file that does not exist. The error names the field and value.
+func (m *Metadata) checkPaths() error {
+	for _, p := range m.paths() {
+		switch {
+		case !utf8.ValidString(p.path):
+			return fmt.Errorf("%s %q is not UTF-8, which checkpoint metadata (JSON) cannot record", p.field, p.path)
+		case strings.IndexByte(p.path, 0) >= 0:
+			return fmt.Errorf("%s %q holds a NUL", p.field, p.path)
+		case !filepath.IsAbs(p.path):
+			return fmt.Errorf("%s %q is not an absolute path", p.field, p.path)
+		case filepath.Clean(p.path) != p.path:
+			return fmt.Errorf("%s %q is not a clean path (clean, it is %q)", p.field, p.path, filepath.Clean(p.path))
+		}
+	}
+	return nil
 }
 
 func metadataFromRunc(imageDir string) (*Metadata, error) {

@@ -25,7 +25,7 @@ type Container struct {
 // Get locks and loads container id.
 func (s *Store) Get(id string) (*Container, error) {
 	h, err := s.Open(id)
-	if errors.Is(err, ErrNotFound) && checkID(id) == nil {
+	if errors.Is(err, ErrNotFound) && ValidateID(id) == nil {
 		// A state dir without state.json is an abandoned create: give it
 		// a phase so `delete` can clean it up.
 		if lh, lerr := lockDir(id, s.dir(id)); lerr == nil {

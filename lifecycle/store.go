@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -20,9 +20,11 @@ const (
 	fifoFile  = "exec.fifo"
 )
 
-// validID matches what runc accepts, so ids never contain a path separator
-// or "..": they name a directory under the root.
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+// MaxIDLen is the longest container id: an id names the container's
+// state directory under --root (and its cgroup directory), so it is at
+// most one file name (NAME_MAX) long. runc has no limit of its own and
+// fails later, at mkdir, with "file name too long".
+const MaxIDLen = 255
 
 // State is what stasis persists for one container. Status is not stored:
 // it is derived from the live init process each time it is read, so a
@@ -65,17 +67,65 @@ type Handle struct {
 
 func (s *Store) dir(id string) string { return filepath.Join(s.Root, id) }
 
-func checkID(id string) error {
-	if id == "" || id == "." || id == ".." || !validID.MatchString(id) {
-		return fmt.Errorf("%w %q", ErrInvalidID, id)
+// ValidateID is the one check of a container id: the store applies it to
+// every id it is given, and every command that takes an id applies it
+// before doing anything else. The characters are runc's (letters,
+// digits, '_', '+', '-', '.'), so an id never holds a path separator, a
+// NUL or a control character; "." and ".." are refused, so it never
+// names the root or its parent; and it is at most MaxIDLen bytes. The
+// error says what is wrong and wraps ErrInvalidID.
+func ValidateID(id string) error {
+	reason := idProblem(id)
+	if reason == "" {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w %s: %s (an id is 1 to %d of the characters A-Z a-z 0-9 _ + - ., and not \".\" or \"..\")",
+		ErrInvalidID, QuoteID(id), reason, MaxIDLen)
+}
+
+func idProblem(id string) string {
+	switch {
+	case id == "":
+		return "empty"
+	case len(id) > MaxIDLen:
+		return fmt.Sprintf("%d bytes long, longer than %d", len(id), MaxIDLen)
+	case id == "." || id == "..":
+		return "a directory name, not an id"
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '+', c == '-', c == '.':
+		case c == '/':
+			return fmt.Sprintf("'/' at byte %d", i)
+		case c == 0:
+			return fmt.Sprintf("NUL at byte %d", i)
+		case c < 0x20 || c == 0x7f:
+			return fmt.Sprintf("control character 0x%02x at byte %d", c, i)
+		default:
+			if r, _ := utf8.DecodeRuneInString(id[i:]); r != utf8.RuneError {
+				return fmt.Sprintf("%q at byte %d", r, i)
+			}
+			return fmt.Sprintf("byte 0x%02x at byte %d", c, i)
+		}
+	}
+	return ""
+}
+
+// QuoteID quotes an id for a message: Go-quoted (control characters and
+// bytes that are not UTF-8 escaped, never written raw to a terminal),
+// and cut after 64 bytes.
+func QuoteID(id string) string {
+	if len(id) > 64 {
+		return fmt.Sprintf("%q...", id[:64])
+	}
+	return fmt.Sprintf("%q", id)
 }
 
 // Reserve creates and locks the directory of a new container; it fails
 // with ErrExists when the id is taken (mkdir is the atomic test).
 func (s *Store) Reserve(id string) (*Handle, error) {
-	if err := checkID(id); err != nil {
+	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(s.Root, 0o711); err != nil {
@@ -98,7 +148,7 @@ func (s *Store) Reserve(id string) (*Handle, error) {
 
 // Open locks an existing container's directory.
 func (s *Store) Open(id string) (*Handle, error) {
-	if err := checkID(id); err != nil {
+	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
 	h, err := lockDir(id, s.dir(id))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,65 @@ func TestReserveRefusesExistingAndBadIDs(t *testing.T) {
 	for _, bad := range []string{"", ".", "..", "a/b", "../x", "a b"} {
 		if _, err := s.Reserve(bad); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("reserve %q: got %v, want ErrInvalidID", bad, err)
+		}
+	}
+}
+
+// ValidateID is the one check every command and the store apply: each
+// kind of bad id is refused with ErrInvalidID and a message that quotes
+// the id safely and says what is wrong; no Store method gets past it.
+func TestValidateID(t *testing.T) {
+	long := strings.Repeat("a", MaxIDLen)
+	for _, ok := range []string{"a", "ct1", "A-Z_0.9+x", "...", "a..b", ".hidden", long} {
+		if err := ValidateID(ok); err != nil {
+			t.Errorf("ValidateID(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, tc := range []struct{ id, reason string }{
+		{"", "empty"},
+		{".", "a directory name"},
+		{"..", "a directory name"},
+		{"a/b", "'/' at byte 1"},
+		{"../escape", "'/' at byte 2"},
+		{"/abs", "'/' at byte 0"},
+		{"a\x00b", "NUL at byte 1"},
+		{"a\x01b", "control character 0x01 at byte 1"},
+		{"nl\n", "control character 0x0a at byte 2"},
+		{"del\x7f", "control character 0x7f at byte 3"},
+		{"a b", "' ' at byte 1"},
+		{"é", "'é' at byte 0"},
+		{"\xff", "byte 0xff at byte 0"},
+		{long + "a", "256 bytes long, longer than 255"},
+		{strings.Repeat("b", 1025), "1025 bytes long"},
+		{strings.Repeat("/", 2000), "2000 bytes long"},
+	} {
+		err := ValidateID(tc.id)
+		if !errors.Is(err, ErrInvalidID) {
+			t.Errorf("ValidateID(%q) = %v, want ErrInvalidID", tc.id, err)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tc.reason) {
+			t.Errorf("ValidateID(%q) = %q, want it to say %q", tc.id, msg, tc.reason)
+		}
+		if !strings.HasPrefix(msg, "invalid container id "+QuoteID(tc.id)+": ") {
+			t.Errorf("ValidateID(%q) = %q, does not start with the quoted id", tc.id, msg)
+		}
+		if strings.ContainsAny(msg, "\x00\x01\n\x7f") || len(msg) > 400 {
+			t.Errorf("ValidateID(%q): message holds control characters or the whole long id: %q", tc.id, msg)
+		}
+		s := &Store{Root: filepath.Join(t.TempDir(), "root")}
+		if _, err := s.Reserve(tc.id); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("Reserve(%q) = %v, want ErrInvalidID", tc.id, err)
+		}
+		if _, err := s.Open(tc.id); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("Open(%q) = %v, want ErrInvalidID", tc.id, err)
+		}
+		if _, err := s.Get(tc.id); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("Get(%q) = %v, want ErrInvalidID", tc.id, err)
+		}
+		if _, err := os.Stat(s.Root); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("id %q: the state root was created", tc.id)
 		}
 	}
 }
