@@ -502,16 +502,39 @@ piped_checkpoint() {
 
 # ---------------------------------------------------------------- errors
 
-@test "a unix socket connected outside the container: clear error naming --ext-unix-sk" {
+# start_unix_server unix|unixgram [DEST]: crhelper's server on the host
+# socket $SOCKDIR/s (SOCKDIR=$BATS_TEST_TMPDIR/sock; what it receives goes
+# to server.log), and that dir bind-mounted into the bundle at DEST
+# (default /sock).
+start_unix_server() {
+	SOCKDIR=$BATS_TEST_TMPDIR/sock
+	mkdir -p "$SOCKDIR"
+	"$CRHELPER" server "$1" "$SOCKDIR/s" "$BATS_TEST_TMPDIR/server.ready" \
+		</dev/null >"$BATS_TEST_TMPDIR/server.log" 2>&1 3>&- &
+	on_teardown "kill $!"
+	wait_for_file "$BATS_TEST_TMPDIR/server.ready"
+	update_config '.mounts += [{"destination": $d, "type": "bind", "source": $s, "options": ["rbind"]}]' \
+		--arg s "$SOCKDIR" --arg d "${2:-/sock}"
+}
+
+# assert_refused_before_criu TEXT...: $output is stasis's own refusal (its
+# pre-freeze check), whose first line holds every TEXT; CRIU never ran
+# (its errors come with "full log:").
+assert_refused_before_criu() {
+	local first t
+	first=$(head -n 1 <<<"$output")
+	[[ "$first" == *"cannot checkpoint"* ]] || fail "not stasis's own refusal: $first"
+	for t in "$@"; do
+		[[ "$first" == *"$t"* ]] || fail "first line does not name '$t': $first"
+	done
+	assert_output_not_contains "full log: "
+}
+
+@test "a unix STREAM socket connected outside the container: refused before CRIU, naming --ext-unix-sk, with the flag too" {
 	stasis_only "runc's error names only the CRIU log"
 	setup_bundle crhelper client unix /sock/s
 	need_crhelper
-	local sockdir=$BATS_TEST_TMPDIR/sock
-	mkdir "$sockdir"
-	"$CRHELPER" server unix "$sockdir/s" "$BATS_TEST_TMPDIR/server.ready" </dev/null >/dev/null 2>&1 3>&- &
-	on_teardown "kill $!"
-	wait_for_file "$BATS_TEST_TMPDIR/server.ready"
-	update_config '.mounts += [{"destination": "/sock", "type": "bind", "source": $s, "options": ["rbind"]}]' --arg s "$sockdir"
+	start_unix_server unix
 	local a
 	a=$(new_id)
 	run_piped "$a"
@@ -520,27 +543,98 @@ piped_checkpoint() {
 
 	run stasis checkpoint --image-path "$IMG" "$a"
 	assert_failure
-	local first
-	first=$(head -n 1 <<<"$output")
-	[[ "$first" == *"unix socket"* || "$first" == *"External socket"* ]] || fail "first line does not name the unix socket: $first"
-	[[ "$first" == *"--ext-unix-sk"* ]] || fail "first line does not suggest --ext-unix-sk: $first"
-	# CRIU's verdict comes with its log; stasis may refuse before CRIU runs
-	if [[ "$first" == *"full log: "* ]]; then
-		[ -s "$(log_path)" ] || fail "log $(log_path) does not exist"
-	fi
+	assert_refused_before_criu "unix socket" "connected outside the container" "--ext-unix-sk" "stream"
 	# nothing was stopped
 	assert_still_running "$a"
 
-	# --ext-unix-sk cannot help a STREAM socket: CRIU refuses; the error
-	# names its log, and the container keeps running
+	# --ext-unix-sk cannot help a STREAM socket (CRIU: "Can't dump half of
+	# stream unix connection"): stasis says so instead of running CRIU
 	run stasis checkpoint --ext-unix-sk --image-path "$IMG.2" "$a"
 	assert_failure
-	assert_output_contains "full log: "
-	[ -s "$(log_path)" ] || fail "log $(log_path) does not exist"
+	assert_refused_before_criu "unix socket" "even with --ext-unix-sk" "stream"
 	assert_still_running "$a"
 }
 
-@test "a file held open on a host mount the container lacks: checkpoint refuses clearly" {
+@test "a unix DATAGRAM socket to a server outside: refused without --ext-unix-sk; with it, the restored client keeps sending to that server" {
+	# CRIU finds the peer only in the network namespaces it dumps, and at
+	# restore connects the socket again by the address the server bound,
+	# in the container's root: the container shares the host's network
+	# namespace and sees the socket at its host path (a /dev/log setup).
+	setup_bundle
+	need_crhelper
+	update_config '.linux.namespaces |= map(select(.type != "network"))'
+	start_unix_server unixgram "$BATS_TEST_TMPDIR/sock"
+	set_args crhelper client unixgram "$SOCKDIR/s"
+	local a b srv=$BATS_TEST_TMPDIR/server.log
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	assert_equal "$(first_of "$a")" connected "client"
+
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_failure
+	is_runc || assert_refused_before_criu "unix socket" "connected outside the container" "retry with --ext-unix-sk"
+	assert_still_running "$a"
+
+	run stasis checkpoint --ext-unix-sk --image-path "$IMG" "$a"
+	assert_success
+	assert_no_container "$a"
+	wait_reader_done "$a"
+	local last
+	last=$(last_of "$a")
+	last=${last#sent }
+
+	run restore_piped "$b" --ext-unix-sk
+	assert_success
+	wait_lines "$b" 3
+	! grep -q connected "$BATS_TEST_TMPDIR/$b.log" || fail "the client started again: $(log_of "$b")"
+	local first
+	first=$(first_of "$b")
+	first=${first#sent }
+	[ "$first" -gt "$last" ] && [ "$first" -le $((last + 3)) ] || fail "restored client sends $first after $last"
+	# the server outside receives what the restored client sends on the
+	# restored socket
+	local i n
+	for ((i = 0; i < 100; i++)); do
+		n=$(tail -n 1 "$srv")
+		[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -gt "$first" ] && break
+		sleep 0.05
+	done
+	[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -gt "$first" ] || fail "the server's last datagram is '$n', the restored client sent from $first: $(tail -n 3 "$srv" | tr '\n' ' ')"
+	grep -qx "$first" "$srv" || fail "the server did not receive $first, the restored client's first datagram"
+}
+
+@test "a unix DATAGRAM socket CRIU could not reconnect: refused before CRIU even with --ext-unix-sk, saying why" {
+	stasis_only "stasis's own check"
+	setup_bundle crhelper client unixgram /sock/s
+	need_crhelper
+	start_unix_server unixgram
+	local a b
+	a=$(new_id)
+	b=$(new_id)
+	# the container's own network namespace: CRIU would not find the
+	# server's socket ("Unix socket N without peer M")
+	run_piped "$a"
+	wait_lines "$a" 3
+	run stasis checkpoint --ext-unix-sk --image-path "$IMG" "$a"
+	assert_failure
+	assert_refused_before_criu "unix socket" "another network namespace" "even with --ext-unix-sk"
+	assert_still_running "$a"
+
+	# the host's network namespace, but the socket is at /sock/s inside and
+	# was bound as $SOCKDIR/s: the checkpoint would succeed and the restore
+	# fail ("Can't connect ... No such file or directory")
+	update_config '.linux.namespaces |= map(select(.type != "network"))'
+	run_piped "$b"
+	wait_lines "$b" 3
+	run stasis checkpoint --ext-unix-sk --image-path "$IMG.2" "$b"
+	assert_failure
+	assert_refused_before_criu "unix socket" "$SOCKDIR/s, which inside the container is not that socket" "bind-mount"
+	assert_still_running "$b"
+}
+
+@test "a file held open on a host mount the container lacks: refused before CRIU, naming the file" {
 	stasis_only "runc's error names only the CRIU log"
 	setup_bundle sh -c 'i=0; while :; do echo $i; echo $i >&3; i=$((i+1)); sleep 0.1; done'
 	local held=$BATS_TEST_TMPDIR/held-file a
@@ -552,17 +646,11 @@ piped_checkpoint() {
 	exec {READER_FD}>&-
 	wait_lines "$a" 3
 
+	# refused before CRIU (which would fail on it: "Can't lookup mount"),
+	# saying which file and what to do
 	run stasis checkpoint --image-path "$IMG" "$a"
 	assert_failure
-	local first
-	first=$(head -n 1 <<<"$output")
-	if [[ "$first" == *"full log: "* ]]; then
-		[ -s "$(log_path)" ] || fail "log $(log_path) does not exist"
-	else
-		# refused before CRIU: it must say which file and what to do
-		[[ "$first" == *"$held"* ]] || fail "error does not name $held: $first"
-		[[ "$first" == *"bind"* || "$first" == *"mount"* ]] || fail "error does not say how to fix it: $first"
-	fi
+	assert_refused_before_criu "$held" "host mount the container does not have" "bind-mount it"
 	assert_still_running "$a"
 	[ "$(tail -n 1 "$held")" -gt 2 ] || fail "held file not written"
 }
