@@ -748,7 +748,7 @@ assert_refused_before_criu() {
 		assert_failure
 		[[ "$(head -n 1 <<<"$output")" == *soft-dirty* ]] || fail "first line does not mention soft-dirty: $(head -n 1 <<<"$output")"
 		assert_still_running "$a"
-		return 0
+		skip "kernel $(uname -r) has no soft-dirty tracking (criu check --feature mem_dirty_track): only the refusal was checked, no pre-dump can run"
 	fi
 	run stasis checkpoint --pre-dump --image-path "$IMG.pre" "$a"
 	assert_success
@@ -774,7 +774,7 @@ assert_refused_before_criu() {
 		assert_failure
 		[[ "$(head -n 1 <<<"$output")" == *userfaultfd* ]] || fail "first line does not mention userfaultfd: $(head -n 1 <<<"$output")"
 		assert_still_running "$a"
-		return 0
+		skip "CRIU finds no non-cooperative userfaultfd on kernel $(uname -r) (criu check --feature uffd-noncoop): only the refusal was checked, no lazy migration can run"
 	fi
 	# CRIU's lazy page server sizes its pipe beyond fs.pipe-max-size, which
 	# needs CAP_SYS_RESOURCE; without it, raise the limit for this test.
