@@ -34,6 +34,7 @@ helpers:
 	go build -o build/recvtty ./tests/cmd/recvtty
 	CGO_ENABLED=0 go build -o build/crhelper ./tests/cmd/crhelper
 	go build -o build/seccompagent ./tests/cmd/seccompagent
+	go build -o build/ptyrun ./tests/cmd/ptyrun
 
 deps:
 	scripts/install-deps.sh
