@@ -11,6 +11,7 @@ load helpers
 
 COUNTER=(sh -c 'i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done')
 CRHELPER=${CRHELPER:-$REPO_ROOT/build/crhelper}
+PTYRUN=${PTYRUN:-$REPO_ROOT/build/ptyrun}
 
 setup() {
 	common_setup
@@ -191,6 +192,28 @@ start_tty_receiver() {
 	echo $! >"$t/$1.rpid"
 	on_teardown "kill $!"
 	wait_for_file "$t/$1.ready"
+}
+
+# start_on_pty NAME CMD...: run CMD with a new host pty as its stdio and
+# controlling terminal (build/ptyrun), as from a shell in a terminal: what
+# is written to it goes to NAME.tty, the slave's path to NAME.pts, CMD's
+# exit status to NAME.status; ptyrun, which lives until every holder of
+# the terminal has closed it, has its pid in NAME.rpid (wait_reader_done).
+start_on_pty() {
+	[ -x "$PTYRUN" ] || skip "ptyrun not built (make helpers)"
+	local t=$BATS_TEST_TMPDIR name=$1
+	shift
+	: >"$t/$name.tty"
+	"$PTYRUN" --out "$t/$name.tty" --pts "$t/$name.pts" --status "$t/$name.status" "$@" \
+		</dev/null >"$t/$name.ptyrun.log" 2>&1 3>&- &
+	echo $! >"$t/$name.rpid"
+	on_teardown "kill $!"
+}
+
+# pty_status NAME: wait for the command on NAME's terminal to exit and
+# print its exit status.
+pty_status() {
+	wait_for_file "$BATS_TEST_TMPDIR/$1.status" 20 && cat "$BATS_TEST_TMPDIR/$1.status"
 }
 
 # tty_counts NAME: the numbers on NAME's terminal ("n 12" lines).
@@ -418,10 +441,9 @@ piped_checkpoint() {
 @test "a terminal container restores with its output on a NEW console socket" {
 	setup_bundle sh -c 'i=0; while :; do echo "n $i"; i=$((i+1)); sleep 0.1; done'
 	update_config '.process.terminal = true'
-	local a b c at
+	local a b at
 	a=$(new_id)
 	b=$(new_id)
-	c=$(new_id)
 	start_tty_receiver tty1
 	run run_detached "$a" --console-socket "$BATS_TEST_TMPDIR/tty1.sock"
 	assert_success
@@ -451,20 +473,59 @@ piped_checkpoint() {
 	[ "$first" -gt "$at" ] && [ "$first" -le $((at + 3)) ] || fail "new terminal starts at $first, old one ended at $at"
 	# the old receiver saw nothing after the checkpoint
 	assert_equal "$(tty_counts tty1 | tail -n 1)" "$at" "old terminal's last count"
+	run stasis delete --force "$b"
+	assert_success
+	assert_no_container "$b"
+}
 
-	# --shell-job works too (the terminal is handled the same way)
-	run stasis checkpoint --shell-job --image-path "$IMG.2" "$b"
+@test "a container on the host's terminal (a shell job): refused without --shell-job; with it, restored onto the restoring terminal" {
+	# `stasis run -d` from a terminal (ptyrun) with process.terminal false:
+	# the container's stdio is that host pty, from outside the container
+	setup_bundle sh -c 'i=0; while :; do echo "n $i"; i=$((i+1)); sleep 0.1; done'
+	local a b pid at first fd t=$BATS_TEST_TMPDIR
+	a=$(new_id)
+	b=$(new_id)
+	start_on_pty pty1 "$STASIS" --root "$STASIS_ROOT" run -d --bundle "$BUNDLE" "$a"
+	assert_equal "$(pty_status pty1)" 0 "exit status of run -d on the terminal ($(tr -d '\r' <"$t/pty1.tty"))"
+	wait_tty_count_above pty1 3
+	pid=$(container_pid "$a")
+	assert_equal "$(readlink "/proc/$pid/fd/1")" "$(cat "$t/pty1.pts")" "the container's stdout"
+
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_failure
+	is_runc || assert_refused_before_criu "terminal $(cat "$t/pty1.pts")" "retry with --shell-job"
+	assert_equal "$(state_field "$a" status)" running "status after the refused checkpoint"
+	wait_tty_count_above pty1 $(($(tty_counts pty1 | tail -n 1) + 2))
+
+	# the restore runs from another terminal, opened while the first one
+	# still is (so it is another /dev/pts/N), once $t/go exists
+	start_on_pty pty2 sh -c 'f=$1; shift; while [ ! -e "$f" ]; do sleep 0.05; done; exec "$@"' sh "$t/go" \
+		"$STASIS" --root "$STASIS_ROOT" restore -d --shell-job --image-path "$IMG" --bundle "$BUNDLE" "$b"
+	wait_for_file "$t/pty2.pts"
+	[ "$(cat "$t/pty2.pts")" != "$(cat "$t/pty1.pts")" ] || fail "both terminals are $(cat "$t/pty1.pts")"
+
+	run stasis checkpoint --shell-job --image-path "$IMG" "$a"
 	assert_success
-	at=$(tty_counts tty2 | tail -n 1)
-	start_tty_receiver tty3
-	run stasis restore -d --shell-job --image-path "$IMG.2" --bundle "$BUNDLE" --console-socket "$BATS_TEST_TMPDIR/tty3.sock" "$c" </dev/null
+	assert_no_container "$a"
+	# the container was the terminal's last holder
+	wait_reader_done pty1
+	at=$(tty_counts pty1 | tail -n 1)
+
+	# CRIU hands the restored process the terminal it was started on (the
+	# restore's stdin)
+	touch "$t/go"
+	assert_equal "$(pty_status pty2)" 0 "exit status of restore -d on the terminal ($(tr -d '\r' <"$t/pty2.tty"))"
+	wait_tty_count_above pty2 $((at + 2))
+	first=$(tty_counts pty2 | head -n 1)
+	[ "$first" -gt "$at" ] && [ "$first" -le $((at + 3)) ] || fail "the new terminal starts at $first, the old one ended at $at"
+	pid=$(container_pid "$b")
+	for fd in 0 1 2; do
+		assert_equal "$(readlink "/proc/$pid/fd/$fd")" "$(cat "$t/pty2.pts")" "fd $fd of the restored init"
+	done
+	run stasis delete --force "$b"
 	assert_success
-	wait_tty_count_above tty3 $((at + 2))
-	first=$(tty_counts tty3 | head -n 1)
-	[ "$first" -gt "$at" ] || fail "third terminal starts at $first, second ended at $at"
-	run stasis delete --force "$c"
-	assert_success
-	assert_no_container "$c"
+	wait_reader_done pty2
+	assert_no_container "$b"
 }
 
 @test "the restored container's cgroup limits come from the NEW bundle" {
