@@ -883,6 +883,41 @@ assert_refused_before_criu() {
 	assert_consecutive "$b"
 }
 
+# ---------------------------------------------------------------- flags
+
+# pages_usage DIR: "BYTES BLOCKS" of DIR's pages-*.img, summed: their size
+# and the 512-byte blocks the file system holds for them.
+pages_usage() {
+	stat -c '%s %b' "$1"/pages-*.img | awk '{s += $1; b += $2} END {print s, b}'
+}
+
+@test "restore --auto-dedup punches the restored pages out of the images; without it they stay" {
+	# (checkpoint --auto-dedup dedups a PARENT image, which needs memory
+	# tracking: CRIU refuses a parent without it, "Pid-reuse detection
+	# failed: no parent inventory"; see the --pre-dump test)
+	setup_bundle "${COUNTER[@]}"
+	local a b c size blocks
+	a=$(new_id)
+	b=$(new_id)
+	c=$(new_id)
+	piped_checkpoint "$a"
+	cp -a "$IMG" "$IMG.2"
+	read -r size blocks < <(pages_usage "$IMG")
+	[ "$size" -gt 0 ] && [ "$blocks" -ge $((size / 512)) ] || fail "pages images: $size bytes in $blocks blocks"
+
+	run restore_piped "$b" --auto-dedup
+	assert_success
+	wait_lines "$b" 3
+	assert_continues "$a" "$b"
+	run restore_piped "$c" --image-path "$IMG.2"
+	assert_success
+	wait_lines "$c" 3
+	assert_continues "$a" "$c"
+	# same size, but the pages --auto-dedup restored are holes now
+	assert_equal "$(pages_usage "$IMG")" "$size 0" "pages images after restore --auto-dedup (bytes, blocks)"
+	assert_equal "$(pages_usage "$IMG.2")" "$size $blocks" "pages images after a plain restore (bytes, blocks)"
+}
+
 @test "checkpoint/restore usage errors: help, missing flag value, wrong states, taken id, missing images" {
 	run stasis checkpoint --help
 	assert_success
