@@ -29,6 +29,7 @@ var hints = []struct{ match, hint string }{
 	{"uffd", "this kernel does not offer userfaultfd to CRIU: --lazy-pages cannot work here"},
 	{"link_remap", "a file the container holds was deleted: retry with --link-remap"},
 	{"(deleted)", "a file the container holds was deleted: retry with --link-remap"},
+	{"In-flight connection", "a listening TCP socket has connections it has not accepted yet: retry with --tcp-skip-in-flight (they are dropped)"},
 	{"TCP", "the container has TCP connections: retry with --tcp-established (and restore with it)"},
 	{"kerndat", "this CRIU does not support this kernel: run `make deps` to build CRIU 4.1 (or newer)"},
 	{"vdso", "this CRIU does not support this kernel: run `make deps` to build CRIU 4.1 (or newer)"},
