@@ -918,6 +918,51 @@ pages_usage() {
 	assert_equal "$(pages_usage "$IMG.2")" "$size $blocks" "pages images after a plain restore (bytes, blocks)"
 }
 
+# tcp_connect PORT: connect to 127.0.0.1:PORT and close again; fails
+# when nothing listens there.
+tcp_connect() {
+	local fd
+	exec {fd}<>"/dev/tcp/127.0.0.1/$1" || return 1
+	exec {fd}>&-
+}
+
+@test "--tcp-skip-in-flight: a listener with a connection it has not accepted is refused without it, checkpointed with it; restored, it listens" {
+	# in the host's network namespace, so a host client can connect
+	setup_bundle
+	need_crhelper
+	update_config '.linux.namespaces |= map(select(.type != "network"))'
+	local port=$((20000 + RANDOM % 20000)) a b fd pid
+	set_args crhelper listen tcp "127.0.0.1:$port"
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 2
+	assert_equal "$(first_of "$a")" listening "listener"
+	# a connection the kernel completed that nobody accepts: in flight
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_failure
+	assert_output_contains "In-flight connection"
+	is_runc || assert_output_contains "--tcp-skip-in-flight"
+	assert_still_running "$a"
+
+	run stasis checkpoint --tcp-skip-in-flight --image-path "$IMG" "$a"
+	assert_success
+	grep -q "Skipping in-flight connection" "$IMG/dump.log" || fail "CRIU did not skip the in-flight connection: $(grep -i flight "$IMG/dump.log")"
+	exec {fd}>&-
+	wait_reader_done "$a"
+	! tcp_connect "$port" || fail "something still listens on $port after the checkpoint"
+
+	run restore_piped "$b"
+	assert_success
+	wait_lines "$b" 2
+	pid=$(container_pid "$b")
+	tcp_connect "$port" || fail "the restored listener does not take connections on $port"
+	run ss -Hltnp "sport = :$port"
+	assert_output_contains "pid=$pid,"
+}
+
 @test "checkpoint/restore usage errors: help, missing flag value, wrong states, taken id, missing images" {
 	run stasis checkpoint --help
 	assert_success
