@@ -105,6 +105,7 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 		ConfigDigest: fileDigest(filepath.Join(st.Bundle, "config.json")),
 		Externals:    plan.Externals,
 		Terminal:     sp.Process.Terminal,
+		Paused:       c.Status() == lifecycle.Paused,
 		Union:        plan.Union,
 		Descriptors:  plan.Stdio,
 

@@ -39,6 +39,10 @@ type Metadata struct {
 	Descriptors   []string   `json:"descriptors"`
 	Externals     []External `json:"external_mounts,omitempty"`
 	Terminal      bool       `json:"terminal"`
+	// Paused: the container was paused when checkpointed. CRIU records
+	// its freezer FROZEN either way (stasis freezes it before CRIU does),
+	// and restores that state in full mode.
+	Paused bool `json:"paused,omitempty"`
 	// ExternalNetNS is set when the container joined a network namespace
 	// by path (Docker does): restore must hand CRIU the new one.
 	ExternalNetNS bool `json:"external_netns,omitempty"`

@@ -281,6 +281,14 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 		if n.Script == "setup-namespaces" && meta.LoopbackOnlyNet {
 			return loopbackUpIn(int(n.Pid))
 		}
+		// Right after this CRIU writes the dumped freezer.state into the
+		// container's v1 freezer when it restores cgroup properties
+		// (full mode); as CRIU is in that cgroup too, FROZEN would
+		// freeze CRIU itself and the restore would never end. Every
+		// restored task is in place by now: CRIU goes back to ours.
+		if n.Script == "pre-resume" && cgroupmgr.DetectMode() != cgroupmgr.Unified && cg.Path("freezer") != "" {
+			return cgroupmgr.EnterOwn(criuPid, "freezer")
+		}
 		if n.Script == "orphan-pts-master" && n.Fd != nil {
 			defer n.Fd.Close()
 			if console == nil {
@@ -298,6 +306,16 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	pid := int(resp.GetRestore().GetPid())
 	if pid <= 0 {
 		return 0, nil, errors.New("criu restored no process")
+	}
+	// A FROZEN state CRIU restored is stasis's own freeze before the dump
+	// unless the container was paused then: a running one runs again.
+	if !meta.Paused {
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			if err := cg.Thaw(); err != nil {
+				unix.Kill(pid, unix.SIGKILL)
+				return 0, nil, fmt.Errorf("thaw the restored container: %w", err)
+			}
+		}
 	}
 	if err := recordRestored(h, st, pid, o.PidFile); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
