@@ -44,6 +44,9 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 			err = fmt.Errorf("checkpoint %s: %w", id, err)
 		}
 	}()
+	if err := o.check(false, "/sys"); err != nil {
+		return nil, err
+	}
 	c, err := checkpointable(store, id)
 	if err != nil {
 		return nil, err
@@ -216,6 +219,9 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 // DryRun works out what checkpointing container id would do, without
 // freezing it (`checkpoint --dry-run`).
 func DryRun(store *lifecycle.Store, id string, o *Options) (*Plan, error) {
+	if err := o.check(false, "/sys"); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", id, err)
+	}
 	c, err := checkpointable(store, id)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", id, err)

@@ -69,6 +69,9 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 			err = fmt.Errorf("restore %s: %w", o.ID, err)
 		}
 	}()
+	if err := o.check(true, "/sys"); err != nil {
+		return nil, err
+	}
 	bundle, sp, err := spec.LoadBundle(o.Bundle)
 	if err != nil {
 		return nil, err
