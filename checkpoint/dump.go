@@ -105,12 +105,13 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 	meta := &Metadata{
 		ID: id, StasisVersion: o.StasisVersion, Kernel: kernelRelease(), Arch: goArch,
 		CgroupMode: cgroupmgr.DetectMode().String(), Bundle: st.Bundle,
-		ConfigDigest: fileDigest(filepath.Join(st.Bundle, "config.json")),
-		Externals:    plan.Externals,
-		Terminal:     sp.Process.Terminal,
-		Paused:       c.Status() == lifecycle.Paused,
-		Union:        plan.Union,
-		Descriptors:  plan.Stdio,
+		ConfigDigest:  fileDigest(filepath.Join(st.Bundle, "config.json")),
+		Externals:     plan.Externals,
+		Terminal:      sp.Process.Terminal,
+		Paused:        c.Status() == lifecycle.Paused,
+		ManageCgroups: o.ManageCgroups,
+		Union:         plan.Union,
+		Descriptors:   plan.Stdio,
 
 		LoopbackOnlyNet: plan.LoopbackOnlyNet,
 	}

@@ -198,3 +198,20 @@ func TestOptionsCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestCgroupModeForAnIgnoreCheckpoint(t *testing.T) {
+	ign := &Metadata{ManageCgroups: "ignore"}
+	for _, mode := range []string{"", "ignore"} {
+		o := &Options{ManageCgroups: mode}
+		if err := cgroupModeFor(ign, o); err != nil || o.ManageCgroups != "ignore" {
+			t.Errorf("ignore checkpoint, restore mode %q: %v, mode %q", mode, err, o.ManageCgroups)
+		}
+	}
+	if err := cgroupModeFor(ign, &Options{ManageCgroups: "full"}); err == nil || !strings.Contains(err.Error(), "made with --manage-cgroups-mode ignore") {
+		t.Errorf("ignore checkpoint restored with full: %v", err)
+	}
+	o := &Options{}
+	if err := cgroupModeFor(&Metadata{}, o); err != nil || o.ManageCgroups != "" {
+		t.Errorf("soft checkpoint: %v, mode %q", err, o.ManageCgroups)
+	}
+}

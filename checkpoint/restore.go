@@ -83,6 +83,9 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 	if err != nil {
 		return nil, err
 	}
+	if err := cgroupModeFor(meta, &o.Options); err != nil {
+		return nil, err
+	}
 	if meta.Terminal && o.ConsoleSocket == "" && o.Console == nil {
 		return nil, errors.New("the checkpointed container has a terminal: restore needs --console-socket (or a foreground -t)")
 	}
@@ -136,6 +139,22 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 		_ = writeJSON(filepath.Join(o.ImagePath, "restore-"+statsFile), stats)
 	}
 	return &Restored{Pid: pid, Stats: stats, Terminal: meta.Terminal}, nil
+}
+
+// cgroupModeFor makes an ignore checkpoint restore with ignore: CRIU
+// recorded only its processes' old cgroup paths (no tree it could map
+// onto the new cgroups) and, told to manage cgroups, moves them there:
+// "Can't move 1 into unified//<old id>/cgroup.procs".
+func cgroupModeFor(meta *Metadata, o *Options) error {
+	if meta.ManageCgroups != "ignore" {
+		return nil
+	}
+	switch o.ManageCgroups {
+	case "", "ignore":
+		o.ManageCgroups = "ignore"
+		return nil
+	}
+	return fmt.Errorf("--manage-cgroups-mode %s: the checkpoint was made with --manage-cgroups-mode ignore and records no cgroups CRIU could restore: restore it with ignore (what restore does without the flag)", o.ManageCgroups)
 }
 
 // remountUnion mounts the checkpointed container's union rootfs again at
