@@ -963,6 +963,109 @@ tcp_connect() {
 	assert_output_contains "pid=$pid,"
 }
 
+# limits_of ID: "MEMORY-LIMIT PIDS-MAX" of ID's cgroups.
+limits_of() {
+	local m p
+	m=$(cgroup_dir memory "$1") || fail "no memory cgroup for $1"
+	p=$(cgroup_dir pids "$1") || fail "no pids cgroup for $1"
+	echo "$(cat "$m/memory.limit_in_bytes") $(cat "$p/pids.max")"
+}
+
+@test "--manage-cgroups-mode: soft and ignore keep the new bundle's limits, full restores the checkpoint's; strict and unknown modes refused" {
+	# checkpointed with 64M / 50 pids, restored from a bundle saying
+	# 128M / 70: which limits the restored container has tells whether
+	# CRIU wrote the dumped cgroup properties (full) or not (soft:
+	# stasis made the cgroups; ignore: CRIU leaves cgroups alone)
+	setup_bundle "${COUNTER[@]}"
+	update_config '.linux.resources.memory.limit = 67108864 | .linux.resources.pids.limit = 50'
+	local a id old new=$BATS_TEST_TMPDIR/bundle-big
+	a=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	assert_equal "$(limits_of "$a")" "67108864 50" "limits of the checkpointed container"
+
+	# an unknown mode: refused before anything is made, the container runs on
+	run stasis checkpoint --manage-cgroups-mode bogus --image-path "$IMG.bad" "$a"
+	assert_failure
+	is_runc || assert_output_contains "--manage-cgroups-mode \"bogus\""
+	[ ! -e "$IMG.bad" ] || fail "the refused checkpoint made $IMG.bad"
+	assert_still_running "$a"
+
+	local mode
+	local -A at
+	for mode in soft ignore strict; do
+		run stasis checkpoint --leave-running --manage-cgroups-mode "$mode" --image-path "$IMG.$mode" "$a"
+		assert_success
+		at[$mode]=$(last_of "$a")
+		wait_count_above "$a" $((at[$mode] + 1))
+	done
+	old=$BUNDLE
+	cp -a "$BUNDLE" "$new"
+	BUNDLE=$new
+	update_config '.linux.resources.memory.limit = 134217728 | .linux.resources.pids.limit = 70'
+	run stasis delete --force "$a"
+	assert_success
+	wait_reader_done "$a"
+
+	# CRIU dumped the cgroups' properties in soft mode, not in ignore
+	local dumped='Dumping value 67108864 from .*/memory.limit_in_bytes'
+	grep -q "$dumped" "$IMG.soft/dump.log" || fail "soft: CRIU did not dump memory.limit_in_bytes"
+	! grep -q "$dumped" "$IMG.ignore/dump.log" || fail "ignore: CRIU dumped memory.limit_in_bytes"
+
+	# restore_mode IMAGE MODE LIMITS: restore IMAGE with MODE ("": no
+	# flag); the restored container counts on, in its own cgroups, with
+	# LIMITS
+	restore_mode() {
+		local flag=()
+		[ -z "$2" ] || flag=(--manage-cgroups-mode "$2")
+		id=$(new_id)
+		run restore_piped "$id" --image-path "$IMG.$1" "${flag[@]}"
+		assert_success
+		wait_lines "$id" 3
+		# the copy counts on from its checkpoint
+		local first
+		first=$(first_of "$id")
+		[ "$first" -ge $((at[$1] - 1)) ] && [ "$first" -le $((at[$1] + 3)) ] ||
+			fail "restored from the $1 image, it counts from $first; the checkpoint was at ${at[$1]}"
+		assert_consecutive "$id"
+		assert_equal "$(state_field "$id" status)" running "status after restore ($1 image, $2)"
+		assert_in_own_cgroups "$(container_pid "$id")" "$id"
+		assert_equal "$(limits_of "$id")" "$3" "limits after restore ($1 image, $2)"
+		run stasis delete --force "$id"
+		assert_success
+		wait_reader_done "$id"
+		assert_no_container "$id"
+	}
+	restore_mode soft soft "134217728 70"
+	restore_mode soft full "67108864 50"
+	restore_mode soft ignore "134217728 70"
+	restore_mode soft "" "134217728 70"
+	# checkpointed with ignore: no cgroup tree CRIU could map onto the new
+	# cgroups; restored with ignore, also without the flag; full refused
+	restore_mode ignore ignore "134217728 70"
+	restore_mode ignore "" "134217728 70"
+	id=$(new_id)
+	run restore_piped "$id" --image-path "$IMG.ignore" --manage-cgroups-mode full
+	assert_failure
+	is_runc || assert_output_contains "made with --manage-cgroups-mode ignore"
+	assert_output_not_contains "full log: "
+	assert_no_container "$id"
+	# strict dumps as full does; restoring with it needs cgroups that do
+	# not exist yet, and restore makes them first: refused, nothing left
+	restore_mode strict full "67108864 50"
+	id=$(new_id)
+	run restore_piped "$id" --image-path "$IMG.strict" --manage-cgroups-mode strict
+	assert_failure
+	is_runc || assert_output_contains "--manage-cgroups-mode strict"
+	assert_output_not_contains "full log: "
+	assert_no_container "$id"
+	id=$(new_id)
+	run restore_piped "$id" --image-path "$IMG.soft" --manage-cgroups-mode bogus
+	assert_failure
+	is_runc || assert_output_contains "--manage-cgroups-mode \"bogus\""
+	assert_no_container "$id"
+}
+
 @test "checkpoint/restore usage errors: help, missing flag value, wrong states, taken id, missing images" {
 	run stasis checkpoint --help
 	assert_success
