@@ -36,6 +36,7 @@ helpers:
 	go build -o build/seccompagent ./tests/cmd/seccompagent
 	go build -o build/nsmounts ./tests/cmd/nsmounts
 	go build -o build/ptyrun ./tests/cmd/ptyrun
+	go build -o build/ptyhold ./tests/cmd/ptyhold
 
 deps:
 	scripts/install-deps.sh

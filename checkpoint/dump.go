@@ -44,6 +44,9 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 			err = fmt.Errorf("checkpoint %s: %w", id, err)
 		}
 	}()
+	if err := o.check(false, "/sys"); err != nil {
+		return nil, err
+	}
 	c, err := checkpointable(store, id)
 	if err != nil {
 		return nil, err
@@ -102,11 +105,13 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 	meta := &Metadata{
 		ID: id, StasisVersion: o.StasisVersion, Kernel: kernelRelease(), Arch: goArch,
 		CgroupMode: cgroupmgr.DetectMode().String(), Bundle: st.Bundle,
-		ConfigDigest: fileDigest(filepath.Join(st.Bundle, "config.json")),
-		Externals:    plan.Externals,
-		Terminal:     sp.Process.Terminal,
-		Union:        plan.Union,
-		Descriptors:  plan.Stdio,
+		ConfigDigest:  fileDigest(filepath.Join(st.Bundle, "config.json")),
+		Externals:     plan.Externals,
+		Terminal:      sp.Process.Terminal,
+		Paused:        c.Status() == lifecycle.Paused,
+		ManageCgroups: o.ManageCgroups,
+		Union:         plan.Union,
+		Descriptors:   plan.Stdio,
 
 		LoopbackOnlyNet: plan.LoopbackOnlyNet,
 	}
@@ -220,6 +225,9 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 // DryRun works out what checkpointing container id would do, without
 // freezing it (`checkpoint --dry-run`).
 func DryRun(store *lifecycle.Store, id string, o *Options) (*Plan, error) {
+	if err := o.check(false, "/sys"); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", id, err)
+	}
 	c, err := checkpointable(store, id)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", id, err)

@@ -13,6 +13,9 @@ var hints = []struct{ match, hint string }{
 	{"External socket", "the container has a unix socket connected outside it: retry with --ext-unix-sk"},
 	{"unix socket", "the container has a unix socket connected outside it: retry with --ext-unix-sk"},
 	{"tty", "the container holds a terminal it does not own: retry with --shell-job"},
+	// CRIU 4.1 without --shell-job reports a host terminal as a file on
+	// an unknown mount.
+	{"path=/dev/pts/", "the container holds a terminal from outside it (the host's): retry with --shell-job"},
 	{"Can't lookup mount", "a file is open on a mount CRIU cannot see in the container (a host mount): declare it as a bind mount in config.json"},
 	{"No root found for mountpoint", "a file is open on a mount CRIU cannot see in the container (a host mount): declare it as a bind mount in config.json"},
 	{"mnt: ", "a mount of the container could not be handled: check the bind mounts and that their sources exist on this host"},
@@ -24,6 +27,7 @@ var hints = []struct{ match, hint string }{
 	{"uffd", "this kernel does not offer userfaultfd to CRIU: --lazy-pages cannot work here"},
 	{"link_remap", "a file the container holds was deleted: retry with --link-remap"},
 	{"(deleted)", "a file the container holds was deleted: retry with --link-remap"},
+	{"In-flight connection", "a listening TCP socket has connections it has not accepted yet: retry with --tcp-skip-in-flight (they are dropped)"},
 	{"TCP", "the container has TCP connections: retry with --tcp-established (and restore with it)"},
 	{"kerndat", "this CRIU does not support this kernel: run `make deps` to build CRIU 4.1 (or newer)"},
 	{"vdso", "this CRIU does not support this kernel: run `make deps` to build CRIU 4.1 (or newer)"},

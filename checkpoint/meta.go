@@ -40,6 +40,14 @@ type Metadata struct {
 	Descriptors   []string   `json:"descriptors"`
 	Externals     []External `json:"external_mounts,omitempty"`
 	Terminal      bool       `json:"terminal"`
+	// Paused: the container was paused when checkpointed. CRIU records
+	// its freezer FROZEN either way (stasis freezes it before CRIU does),
+	// and restores that state in full mode.
+	Paused bool `json:"paused,omitempty"`
+	// ManageCgroups is the checkpoint's --manage-cgroups-mode. An ignore
+	// checkpoint has no cgroup tree for CRIU to map onto the new cgroups,
+	// so it restores with ignore only.
+	ManageCgroups string `json:"manage_cgroups_mode,omitempty"`
 	// ExternalNetNS is set when the container joined a network namespace
 	// by path (Docker does): restore must hand CRIU the new one.
 	ExternalNetNS bool `json:"external_netns,omitempty"`

@@ -1,8 +1,10 @@
 package checkpoint
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
@@ -50,6 +52,87 @@ var emptyNsFlags = map[string]uint32{
 	"network": unix.CLONE_NEWNET, "net": unix.CLONE_NEWNET,
 }
 
+// check refuses, before anything is created or frozen, the flags that
+// cannot work: an unknown cgroup mode, namespace or page server address,
+// and for a restore --manage-cgroups-mode strict and an LSM flag for a
+// security module this host does not run (sysRoot: "/sys").
+func (o *Options) check(restore bool, sysRoot string) error {
+	if _, ok := cgModes[o.ManageCgroups]; !ok {
+		return fmt.Errorf("--manage-cgroups-mode %q: use soft, full, strict or ignore", o.ManageCgroups)
+	}
+	for _, ns := range o.EmptyNs {
+		if _, ok := emptyNsFlags[ns]; !ok {
+			return fmt.Errorf("--empty-ns %q: only network is supported", ns)
+		}
+	}
+	if o.PageServer != "" {
+		if _, _, err := pageServer(o.PageServer); err != nil {
+			return err
+		}
+	}
+	if !restore {
+		return nil
+	}
+	if o.ManageCgroups == "strict" {
+		// CRIU's strict mode aborts on a cgroup that exists ("Abort
+		// restore of existing cgroups"), and restore makes the new
+		// container's cgroups, with the bundle's limits, before CRIU
+		// restores into them.
+		return errors.New("--manage-cgroups-mode strict cannot restore into the container's cgroups, which restore makes before CRIU runs (CRIU's strict mode requires them not to exist): use full to have CRIU write the checkpoint's cgroup settings into them")
+	}
+	if o.LsmProfile != "" {
+		typ, _, ok := strings.Cut(o.LsmProfile, ":")
+		if !ok {
+			return fmt.Errorf("--lsm-profile %q: want TYPE:NAME (apparmor:PROFILE, selinux:CONTEXT or none:)", o.LsmProfile)
+		}
+		switch typ {
+		case "none":
+		case "apparmor", "selinux":
+			if lsm := hostLSM(sysRoot); lsm != typ {
+				return fmt.Errorf("--lsm-profile %q: this host does not run %s (its security module: %s)", o.LsmProfile, typ, orNone(lsm))
+			}
+		default:
+			return fmt.Errorf("--lsm-profile %q: unknown security module %q: use apparmor, selinux or none", o.LsmProfile, typ)
+		}
+	}
+	if o.LsmMountContext != "" {
+		if lsm := hostLSM(sysRoot); lsm != "selinux" {
+			return fmt.Errorf("--lsm-mount-context %q: a SELinux mount context, but this host does not run SELinux (its security module: %s)", o.LsmMountContext, orNone(lsm))
+		}
+	}
+	return nil
+}
+
+// hostLSM names the security module CRIU would find, as CRIU looks for
+// it: "apparmor" when securityfs shows it, "selinux" when selinuxfs is
+// mounted with a policy, else "".
+func hostLSM(sysRoot string) string {
+	if _, err := os.Stat(filepath.Join(sysRoot, "kernel/security/apparmor")); err == nil {
+		return "apparmor"
+	}
+	if _, err := os.Stat(filepath.Join(sysRoot, "fs/selinux/enforce")); err == nil {
+		return "selinux"
+	}
+	return ""
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// pageServer splits ADDRESS:PORT.
+func pageServer(s string) (string, int32, error) {
+	addr, port, ok := strings.Cut(s, ":")
+	var p int32
+	if _, err := fmt.Sscan(port, &p); !ok || err != nil {
+		return "", 0, fmt.Errorf("--page-server %q: want ADDRESS:PORT", s)
+	}
+	return addr, p, nil
+}
+
 // baseOpts are the CRIU options both directions share.
 func baseOpts(o *Options, imageDir, workDir *os.File, logFile string, rootfs string) (*rpc.CriuOpts, error) {
 	mode, ok := cgModes[o.ManageCgroups]
@@ -87,10 +170,9 @@ func baseOpts(o *Options, imageDir, workDir *os.File, logFile string, rootfs str
 		opts.EmptyNs = proto.Uint32(empty)
 	}
 	if o.PageServer != "" {
-		addr, port, ok := strings.Cut(o.PageServer, ":")
-		var p int32
-		if _, err := fmt.Sscan(port, &p); !ok || err != nil {
-			return nil, fmt.Errorf("--page-server %q: want ADDRESS:PORT", o.PageServer)
+		addr, p, err := pageServer(o.PageServer)
+		if err != nil {
+			return nil, err
 		}
 		opts.Ps = &rpc.CriuPageServerInfo{Address: proto.String(addr), Port: proto.Int32(p)}
 	}

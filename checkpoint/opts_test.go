@@ -157,3 +157,61 @@ func TestExternalsOfResolvesSymlinkedBindDestination(t *testing.T) {
 		t.Errorf("restore externals %v, want [mnt[/real/conf]:%s]", exts, src)
 	}
 }
+
+func TestOptionsCheck(t *testing.T) {
+	noLSM := t.TempDir()
+	apparmor := t.TempDir()
+	os.MkdirAll(filepath.Join(apparmor, "kernel/security/apparmor"), 0o755)
+	selinux := t.TempDir()
+	os.MkdirAll(filepath.Join(selinux, "fs/selinux"), 0o755)
+	os.WriteFile(filepath.Join(selinux, "fs/selinux/enforce"), []byte("1"), 0o644)
+	for _, c := range []struct {
+		o       Options
+		restore bool
+		sys     string
+		want    string // "" for accepted
+	}{
+		{Options{}, false, noLSM, ""},
+		{Options{ManageCgroups: "full"}, true, noLSM, ""},
+		{Options{ManageCgroups: "maybe"}, false, noLSM, `--manage-cgroups-mode "maybe"`},
+		{Options{EmptyNs: []string{"pid"}}, false, noLSM, `--empty-ns "pid"`},
+		{Options{PageServer: "nope"}, false, noLSM, `--page-server "nope"`},
+		// strict dumps as full does; it cannot restore into stasis's cgroups
+		{Options{ManageCgroups: "strict"}, false, noLSM, ""},
+		{Options{ManageCgroups: "strict"}, true, noLSM, "--manage-cgroups-mode strict"},
+		{Options{LsmProfile: "apparmor:p"}, true, noLSM, `--lsm-profile "apparmor:p": this host does not run apparmor`},
+		{Options{LsmProfile: "apparmor:p"}, true, apparmor, ""},
+		{Options{LsmProfile: "selinux:c"}, true, apparmor, `this host does not run selinux (its security module: apparmor)`},
+		{Options{LsmProfile: "selinux:c"}, true, selinux, ""},
+		{Options{LsmProfile: "none:"}, true, noLSM, ""},
+		{Options{LsmProfile: "smack:x"}, true, noLSM, `unknown security module "smack"`},
+		{Options{LsmProfile: "apparmor"}, true, apparmor, "want TYPE:NAME"},
+		{Options{LsmMountContext: "system_u:object_r:x:s0"}, true, noLSM, `--lsm-mount-context "system_u:object_r:x:s0": a SELinux mount context, but this host does not run SELinux`},
+		{Options{LsmMountContext: "system_u:object_r:x:s0"}, true, selinux, ""},
+	} {
+		err := c.o.check(c.restore, c.sys)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%+v (restore %v): refused: %v", c.o, c.restore, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%+v (restore %v): error %v, want it to say %q", c.o, c.restore, err, c.want)
+		}
+	}
+}
+
+func TestCgroupModeForAnIgnoreCheckpoint(t *testing.T) {
+	ign := &Metadata{ManageCgroups: "ignore"}
+	for _, mode := range []string{"", "ignore"} {
+		o := &Options{ManageCgroups: mode}
+		if err := cgroupModeFor(ign, o); err != nil || o.ManageCgroups != "ignore" {
+			t.Errorf("ignore checkpoint, restore mode %q: %v, mode %q", mode, err, o.ManageCgroups)
+		}
+	}
+	if err := cgroupModeFor(ign, &Options{ManageCgroups: "full"}); err == nil || !strings.Contains(err.Error(), "made with --manage-cgroups-mode ignore") {
+		t.Errorf("ignore checkpoint restored with full: %v", err)
+	}
+	o := &Options{}
+	if err := cgroupModeFor(&Metadata{}, o); err != nil || o.ManageCgroups != "" {
+		t.Errorf("soft checkpoint: %v, mode %q", err, o.ManageCgroups)
+	}
+}

@@ -139,11 +139,13 @@ func makePlan(in planInput) (*Plan, error) {
 			}
 		}
 	}
-	if in.unixPeers != nil && !in.opts.ExtUnixSk {
+	if in.unixPeers != nil {
 		ext := externalUnixSockets(in.unixPeers, in.hostPeers, in.procRoot, tree)
 		for pid, socks := range ext {
 			for _, s := range socks {
-				p.block("pid %d has unix socket socket:[%d] connected outside the container: %s", pid, s.ino, s.advice())
+				if why := s.problem(in.opts.ExtUnixSk); why != "" {
+					p.block("pid %d has unix socket socket:[%d] connected outside the container: %s", pid, s.ino, why)
+				}
 			}
 		}
 	}

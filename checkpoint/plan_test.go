@@ -165,23 +165,78 @@ func TestExternalUnixSockets(t *testing.T) {
 	proc := t.TempDir()
 	p := fakeProc{t, proc, "5"}
 	p.fd("3", "socket:[10]", "0") // connected to 11, held by pid 6: internal
-	p.fd("4", "socket:[12]", "0") // connected to 99, held by nobody here
+	p.fd("4", "socket:[12]", "0") // datagram to 99, held by nobody here
 	p.fd("5", "socket:[13]", "0") // from the host's netns (passed in)
 	p.fd("6", "socket:[14]", "0") // a TCP socket: not ours to judge
+	p.fd("7", "socket:[15]", "0") // stream to 98, outside
 	q := fakeProc{t, proc, "6"}
 	q.fd("3", "socket:[11]", "0")
-	stream, dgram := uint8(unix.SOCK_STREAM), uint8(unix.SOCK_DGRAM)
-	peers := map[uint32]unixSock{10: {11, stream}, 11: {10, stream}, 12: {99, dgram}}
-	host := map[uint32]unixSock{13: {77, stream}, 99: {12, dgram}}
-	got := externalUnixSockets(peers, host, proc, []int{5, 6})
-	if len(got) != 1 || len(got[5]) != 2 || got[5][0].ino != 12 || got[5][1].ino != 13 {
-		t.Fatalf("external sockets %v, want pid 5: [12 13]", got)
+	// pid 5's root holds /run/log, the socket file of 99
+	if err := os.MkdirAll(filepath.Join(proc, "5/root/run"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if a := got[5][0].advice(); a != "retry with --ext-unix-sk" {
+	sockFile := filepath.Join(proc, "5/root/run/log")
+	if err := unix.Mknod(sockFile, unix.S_IFSOCK|0o666, 0); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(sockFile, &st); err != nil {
+		t.Fatal(err)
+	}
+	stream, dgram := uint8(unix.SOCK_STREAM), uint8(unix.SOCK_DGRAM)
+	peers := map[uint32]unixSock{10: {peer: 11, typ: stream}, 11: {peer: 10, typ: stream},
+		12: {peer: 99, typ: dgram}, 99: {typ: dgram, name: "/run/log", vfsIno: uint32(st.Ino)},
+		15: {peer: 98, typ: stream}, 98: {peer: 15, typ: stream}}
+	host := map[uint32]unixSock{13: {peer: 77, typ: stream}}
+	got := externalUnixSockets(peers, host, proc, []int{5, 6})
+	if len(got) != 1 || len(got[5]) != 3 || got[5][0].ino != 12 || got[5][1].ino != 13 || got[5][2].ino != 15 {
+		t.Fatalf("external sockets %v, want pid 5: [12 13 15]", got)
+	}
+	dg, foreign, st15 := got[5][0], got[5][1], got[5][2]
+	if a := dg.problem(false); a != "retry with --ext-unix-sk" {
 		t.Errorf("datagram advice %q", a)
 	}
-	if a := got[5][1].advice(); !strings.Contains(a, "close it") {
-		t.Errorf("stream advice %q", a)
+	if a := dg.problem(true); a != "" {
+		t.Errorf("a datagram socket whose peer CRIU can reach is blocked with --ext-unix-sk: %q", a)
+	}
+	for _, e := range []externalSock{foreign, st15} {
+		for _, ext := range []bool{false, true} {
+			if a := e.problem(ext); !strings.Contains(a, "even with --ext-unix-sk") || !strings.Contains(a, "close it") {
+				t.Errorf("socket %d (ext-unix-sk %v): advice %q", e.ino, ext, a)
+			}
+		}
+	}
+
+	// What CRIU cannot reconnect, --ext-unix-sk or not: a peer in another
+	// network namespace, a peer with no address, an address that inside
+	// the container is not the peer (missing, or another file).
+	cases := map[string]struct {
+		peer   unixSock
+		inHost bool
+		want   string
+	}{
+		"peer in another netns": {unixSock{typ: dgram, name: "/run/log", vfsIno: uint32(st.Ino)}, true, "another network namespace"},
+		"nameless peer":         {unixSock{typ: dgram}, false, "no address"},
+		"address missing":       {unixSock{typ: dgram, name: "/run/nothing", vfsIno: 1}, false, "/run/nothing, which inside the container is not that socket"},
+		"another socket file":   {unixSock{typ: dgram, name: "/run/log", vfsIno: uint32(st.Ino) + 1}, false, "/run/log, which inside the container is not that socket"},
+	}
+	for name, c := range cases {
+		peers := map[uint32]unixSock{12: {peer: 99, typ: dgram}}
+		host := map[uint32]unixSock{}
+		if c.inHost {
+			host[99] = c.peer
+		} else {
+			peers[99] = c.peer
+		}
+		got := externalUnixSockets(peers, host, proc, []int{5})
+		if len(got[5]) != 1 {
+			t.Fatalf("%s: external sockets %v", name, got)
+		}
+		for _, ext := range []bool{false, true} {
+			if a := got[5][0].problem(ext); !strings.Contains(a, c.want) || !strings.Contains(a, "even with --ext-unix-sk") {
+				t.Errorf("%s (ext-unix-sk %v): advice %q, want it to say %q", name, ext, a, c.want)
+			}
+		}
 	}
 }
 
@@ -196,8 +251,27 @@ func TestParseUnixDiag(t *testing.T) {
 	b[1] = unix.SOCK_STREAM
 	peers := map[uint32]unixSock{}
 	parseUnixDiag(b, peers)
-	if peers[42] != (unixSock{43, unix.SOCK_STREAM}) {
+	if peers[42] != (unixSock{peer: 43, typ: unix.SOCK_STREAM}) {
 		t.Fatalf("peers %v", peers)
+	}
+	// with UNIX_DIAG_NAME "/dev/log" (with bind()'s NUL, as the kernel
+	// sends it, padded to 4 bytes) and UNIX_DIAG_VFS {ino 7, dev 3}
+	name := []byte("/dev/log\x00\x00\x00\x00")
+	named := append([]byte(nil), b...)
+	attr := make([]byte, 4+len(name))
+	putU16(attr, 4+9) // "/dev/log" and its NUL; the rest is padding
+	putU16(attr[2:], unixDiagName)
+	copy(attr[4:], name)
+	named = append(named, attr...)
+	vfs := make([]byte, 12)
+	putU16(vfs, 12)
+	putU16(vfs[2:], unixDiagVFS)
+	putU32(vfs[4:], 7)
+	putU32(vfs[8:], 3)
+	named = append(named, vfs...)
+	parseUnixDiag(named, peers)
+	if want := (unixSock{peer: 43, typ: unix.SOCK_STREAM, name: "/dev/log", vfsIno: 7}); peers[42] != want {
+		t.Fatalf("named socket %+v, want %+v", peers[42], want)
 	}
 	parseUnixDiag(b[:10], peers) // short: ignored, no panic
 	bad := append([]byte(nil), b...)

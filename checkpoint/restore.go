@@ -69,6 +69,9 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 			err = fmt.Errorf("restore %s: %w", o.ID, err)
 		}
 	}()
+	if err := o.check(true, "/sys"); err != nil {
+		return nil, err
+	}
 	bundle, sp, err := spec.LoadBundle(o.Bundle)
 	if err != nil {
 		return nil, err
@@ -78,6 +81,9 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 	}
 	meta, err := readMetadata(o.ImagePath)
 	if err != nil {
+		return nil, err
+	}
+	if err := cgroupModeFor(meta, &o.Options); err != nil {
 		return nil, err
 	}
 	if meta.Terminal && o.ConsoleSocket == "" && o.Console == nil {
@@ -133,6 +139,22 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 		_ = writeJSON(filepath.Join(o.ImagePath, "restore-"+statsFile), stats)
 	}
 	return &Restored{Pid: pid, Stats: stats, Terminal: meta.Terminal}, nil
+}
+
+// cgroupModeFor makes an ignore checkpoint restore with ignore: CRIU
+// recorded only its processes' old cgroup paths (no tree it could map
+// onto the new cgroups) and, told to manage cgroups, moves them there:
+// "Can't move 1 into unified//<old id>/cgroup.procs".
+func cgroupModeFor(meta *Metadata, o *Options) error {
+	if meta.ManageCgroups != "ignore" {
+		return nil
+	}
+	switch o.ManageCgroups {
+	case "", "ignore":
+		o.ManageCgroups = "ignore"
+		return nil
+	}
+	return fmt.Errorf("--manage-cgroups-mode %s: the checkpoint was made with --manage-cgroups-mode ignore and records no cgroups CRIU could restore: restore it with ignore (what restore does without the flag)", o.ManageCgroups)
 }
 
 // remountUnion mounts the checkpointed container's union rootfs again at
@@ -286,6 +308,14 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 		if n.Script == "setup-namespaces" && meta.LoopbackOnlyNet {
 			return loopbackUpIn(int(n.Pid))
 		}
+		// Right after this CRIU writes the dumped freezer.state into the
+		// container's v1 freezer when it restores cgroup properties
+		// (full mode); as CRIU is in that cgroup too, FROZEN would
+		// freeze CRIU itself and the restore would never end. Every
+		// restored task is in place by now: CRIU goes back to ours.
+		if n.Script == "pre-resume" && cgroupmgr.DetectMode() != cgroupmgr.Unified && cg.Path("freezer") != "" {
+			return cgroupmgr.EnterOwn(criuPid, "freezer")
+		}
 		if n.Script == "orphan-pts-master" && n.Fd != nil {
 			defer n.Fd.Close()
 			if console == nil {
@@ -303,6 +333,16 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	pid := int(resp.GetRestore().GetPid())
 	if pid <= 0 {
 		return 0, nil, errors.New("criu restored no process")
+	}
+	// A FROZEN state CRIU restored is stasis's own freeze before the dump
+	// unless the container was paused then: a running one runs again.
+	if !meta.Paused {
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			if err := cg.Thaw(); err != nil {
+				unix.Kill(pid, unix.SIGKILL)
+				return 0, nil, fmt.Errorf("thaw the restored container: %w", err)
+			}
+		}
 	}
 	if err := recordRestored(h, st, pid, o.PidFile); err != nil {
 		unix.Kill(pid, unix.SIGKILL)

@@ -11,6 +11,7 @@ load helpers
 
 COUNTER=(sh -c 'i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done')
 CRHELPER=${CRHELPER:-$REPO_ROOT/build/crhelper}
+PTYHOLD=${PTYHOLD:-$REPO_ROOT/build/ptyhold}
 
 setup() {
 	common_setup
@@ -191,6 +192,28 @@ start_tty_receiver() {
 	echo $! >"$t/$1.rpid"
 	on_teardown "kill $!"
 	wait_for_file "$t/$1.ready"
+}
+
+# start_on_pty NAME CMD...: run CMD with a new host pty as its stdio and
+# controlling terminal (build/ptyhold), as from a shell in a terminal: what
+# is written to it goes to NAME.tty, the slave's path to NAME.pts, CMD's
+# exit status to NAME.status; ptyhold, which lives until every holder of
+# the terminal has closed it, has its pid in NAME.rpid (wait_reader_done).
+start_on_pty() {
+	[ -x "$PTYHOLD" ] || skip "ptyhold not built (make helpers)"
+	local t=$BATS_TEST_TMPDIR name=$1
+	shift
+	: >"$t/$name.tty"
+	"$PTYHOLD" --out "$t/$name.tty" --pts "$t/$name.pts" --status "$t/$name.status" "$@" \
+		</dev/null >"$t/$name.ptyhold.log" 2>&1 3>&- &
+	echo $! >"$t/$name.rpid"
+	on_teardown "kill $!"
+}
+
+# pty_status NAME: wait for the command on NAME's terminal to exit and
+# print its exit status.
+pty_status() {
+	wait_for_file "$BATS_TEST_TMPDIR/$1.status" 20 && cat "$BATS_TEST_TMPDIR/$1.status"
 }
 
 # tty_counts NAME: the numbers on NAME's terminal ("n 12" lines).
@@ -418,10 +441,9 @@ piped_checkpoint() {
 @test "a terminal container restores with its output on a NEW console socket" {
 	setup_bundle sh -c 'i=0; while :; do echo "n $i"; i=$((i+1)); sleep 0.1; done'
 	update_config '.process.terminal = true'
-	local a b c at
+	local a b at
 	a=$(new_id)
 	b=$(new_id)
-	c=$(new_id)
 	start_tty_receiver tty1
 	run run_detached "$a" --console-socket "$BATS_TEST_TMPDIR/tty1.sock"
 	assert_success
@@ -451,20 +473,59 @@ piped_checkpoint() {
 	[ "$first" -gt "$at" ] && [ "$first" -le $((at + 3)) ] || fail "new terminal starts at $first, old one ended at $at"
 	# the old receiver saw nothing after the checkpoint
 	assert_equal "$(tty_counts tty1 | tail -n 1)" "$at" "old terminal's last count"
+	run stasis delete --force "$b"
+	assert_success
+	assert_no_container "$b"
+}
 
-	# --shell-job works too (the terminal is handled the same way)
-	run stasis checkpoint --shell-job --image-path "$IMG.2" "$b"
+@test "a container on the host's terminal (a shell job): refused without --shell-job; with it, restored onto the restoring terminal" {
+	# `stasis run -d` from a terminal (ptyhold) with process.terminal false:
+	# the container's stdio is that host pty, from outside the container
+	setup_bundle sh -c 'i=0; while :; do echo "n $i"; i=$((i+1)); sleep 0.1; done'
+	local a b pid at first fd t=$BATS_TEST_TMPDIR
+	a=$(new_id)
+	b=$(new_id)
+	start_on_pty pty1 "$STASIS" --root "$STASIS_ROOT" run -d --bundle "$BUNDLE" "$a"
+	assert_equal "$(pty_status pty1)" 0 "exit status of run -d on the terminal ($(tr -d '\r' <"$t/pty1.tty"))"
+	wait_tty_count_above pty1 3
+	pid=$(container_pid "$a")
+	assert_equal "$(readlink "/proc/$pid/fd/1")" "$(cat "$t/pty1.pts")" "the container's stdout"
+
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_failure
+	is_runc || assert_refused_before_criu "terminal $(cat "$t/pty1.pts")" "retry with --shell-job"
+	assert_equal "$(state_field "$a" status)" running "status after the refused checkpoint"
+	wait_tty_count_above pty1 $(($(tty_counts pty1 | tail -n 1) + 2))
+
+	# the restore runs from another terminal, opened while the first one
+	# still is (so it is another /dev/pts/N), once $t/go exists
+	start_on_pty pty2 sh -c 'f=$1; shift; while [ ! -e "$f" ]; do sleep 0.05; done; exec "$@"' sh "$t/go" \
+		"$STASIS" --root "$STASIS_ROOT" restore -d --shell-job --image-path "$IMG" --bundle "$BUNDLE" "$b"
+	wait_for_file "$t/pty2.pts"
+	[ "$(cat "$t/pty2.pts")" != "$(cat "$t/pty1.pts")" ] || fail "both terminals are $(cat "$t/pty1.pts")"
+
+	run stasis checkpoint --shell-job --image-path "$IMG" "$a"
 	assert_success
-	at=$(tty_counts tty2 | tail -n 1)
-	start_tty_receiver tty3
-	run stasis restore -d --shell-job --image-path "$IMG.2" --bundle "$BUNDLE" --console-socket "$BATS_TEST_TMPDIR/tty3.sock" "$c" </dev/null
+	assert_no_container "$a"
+	# the container was the terminal's last holder
+	wait_reader_done pty1
+	at=$(tty_counts pty1 | tail -n 1)
+
+	# CRIU hands the restored process the terminal it was started on (the
+	# restore's stdin)
+	touch "$t/go"
+	assert_equal "$(pty_status pty2)" 0 "exit status of restore -d on the terminal ($(tr -d '\r' <"$t/pty2.tty"))"
+	wait_tty_count_above pty2 $((at + 2))
+	first=$(tty_counts pty2 | head -n 1)
+	[ "$first" -gt "$at" ] && [ "$first" -le $((at + 3)) ] || fail "the new terminal starts at $first, the old one ended at $at"
+	pid=$(container_pid "$b")
+	for fd in 0 1 2; do
+		assert_equal "$(readlink "/proc/$pid/fd/$fd")" "$(cat "$t/pty2.pts")" "fd $fd of the restored init"
+	done
+	run stasis delete --force "$b"
 	assert_success
-	wait_tty_count_above tty3 $((at + 2))
-	first=$(tty_counts tty3 | head -n 1)
-	[ "$first" -gt "$at" ] || fail "third terminal starts at $first, second ended at $at"
-	run stasis delete --force "$c"
-	assert_success
-	assert_no_container "$c"
+	wait_reader_done pty2
+	assert_no_container "$b"
 }
 
 @test "the restored container's cgroup limits come from the NEW bundle" {
@@ -502,16 +563,39 @@ piped_checkpoint() {
 
 # ---------------------------------------------------------------- errors
 
-@test "a unix socket connected outside the container: clear error naming --ext-unix-sk" {
+# start_unix_server unix|unixgram [DEST]: crhelper's server on the host
+# socket $SOCKDIR/s (SOCKDIR=$BATS_TEST_TMPDIR/sock; what it receives goes
+# to server.log), and that dir bind-mounted into the bundle at DEST
+# (default /sock).
+start_unix_server() {
+	SOCKDIR=$BATS_TEST_TMPDIR/sock
+	mkdir -p "$SOCKDIR"
+	"$CRHELPER" server "$1" "$SOCKDIR/s" "$BATS_TEST_TMPDIR/server.ready" \
+		</dev/null >"$BATS_TEST_TMPDIR/server.log" 2>&1 3>&- &
+	on_teardown "kill $!"
+	wait_for_file "$BATS_TEST_TMPDIR/server.ready"
+	update_config '.mounts += [{"destination": $d, "type": "bind", "source": $s, "options": ["rbind"]}]' \
+		--arg s "$SOCKDIR" --arg d "${2:-/sock}"
+}
+
+# assert_refused_before_criu TEXT...: $output is stasis's own refusal (its
+# pre-freeze check), whose first line holds every TEXT; CRIU never ran
+# (its errors come with "full log:").
+assert_refused_before_criu() {
+	local first t
+	first=$(head -n 1 <<<"$output")
+	[[ "$first" == *"cannot checkpoint"* ]] || fail "not stasis's own refusal: $first"
+	for t in "$@"; do
+		[[ "$first" == *"$t"* ]] || fail "first line does not name '$t': $first"
+	done
+	assert_output_not_contains "full log: "
+}
+
+@test "a unix STREAM socket connected outside the container: refused before CRIU, naming --ext-unix-sk, with the flag too" {
 	stasis_only "runc's error names only the CRIU log"
 	setup_bundle crhelper client unix /sock/s
 	need_crhelper
-	local sockdir=$BATS_TEST_TMPDIR/sock
-	mkdir "$sockdir"
-	"$CRHELPER" server unix "$sockdir/s" "$BATS_TEST_TMPDIR/server.ready" </dev/null >/dev/null 2>&1 3>&- &
-	on_teardown "kill $!"
-	wait_for_file "$BATS_TEST_TMPDIR/server.ready"
-	update_config '.mounts += [{"destination": "/sock", "type": "bind", "source": $s, "options": ["rbind"]}]' --arg s "$sockdir"
+	start_unix_server unix
 	local a
 	a=$(new_id)
 	run_piped "$a"
@@ -520,27 +604,98 @@ piped_checkpoint() {
 
 	run stasis checkpoint --image-path "$IMG" "$a"
 	assert_failure
-	local first
-	first=$(head -n 1 <<<"$output")
-	[[ "$first" == *"unix socket"* || "$first" == *"External socket"* ]] || fail "first line does not name the unix socket: $first"
-	[[ "$first" == *"--ext-unix-sk"* ]] || fail "first line does not suggest --ext-unix-sk: $first"
-	# CRIU's verdict comes with its log; stasis may refuse before CRIU runs
-	if [[ "$first" == *"full log: "* ]]; then
-		[ -s "$(log_path)" ] || fail "log $(log_path) does not exist"
-	fi
+	assert_refused_before_criu "unix socket" "connected outside the container" "--ext-unix-sk" "stream"
 	# nothing was stopped
 	assert_still_running "$a"
 
-	# --ext-unix-sk cannot help a STREAM socket: CRIU refuses; the error
-	# names its log, and the container keeps running
+	# --ext-unix-sk cannot help a STREAM socket (CRIU: "Can't dump half of
+	# stream unix connection"): stasis says so instead of running CRIU
 	run stasis checkpoint --ext-unix-sk --image-path "$IMG.2" "$a"
 	assert_failure
-	assert_output_contains "full log: "
-	[ -s "$(log_path)" ] || fail "log $(log_path) does not exist"
+	assert_refused_before_criu "unix socket" "even with --ext-unix-sk" "stream"
 	assert_still_running "$a"
 }
 
-@test "a file held open on a host mount the container lacks: checkpoint refuses clearly" {
+@test "a unix DATAGRAM socket to a server outside: refused without --ext-unix-sk; with it, the restored client keeps sending to that server" {
+	# CRIU finds the peer only in the network namespaces it dumps, and at
+	# restore connects the socket again by the address the server bound,
+	# in the container's root: the container shares the host's network
+	# namespace and sees the socket at its host path (a /dev/log setup).
+	setup_bundle
+	need_crhelper
+	update_config '.linux.namespaces |= map(select(.type != "network"))'
+	start_unix_server unixgram "$BATS_TEST_TMPDIR/sock"
+	set_args crhelper client unixgram "$SOCKDIR/s"
+	local a b srv=$BATS_TEST_TMPDIR/server.log
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	assert_equal "$(first_of "$a")" connected "client"
+
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_failure
+	is_runc || assert_refused_before_criu "unix socket" "connected outside the container" "retry with --ext-unix-sk"
+	assert_still_running "$a"
+
+	run stasis checkpoint --ext-unix-sk --image-path "$IMG" "$a"
+	assert_success
+	assert_no_container "$a"
+	wait_reader_done "$a"
+	local last
+	last=$(last_of "$a")
+	last=${last#sent }
+
+	run restore_piped "$b" --ext-unix-sk
+	assert_success
+	wait_lines "$b" 3
+	! grep -q connected "$BATS_TEST_TMPDIR/$b.log" || fail "the client started again: $(log_of "$b")"
+	local first
+	first=$(first_of "$b")
+	first=${first#sent }
+	[ "$first" -gt "$last" ] && [ "$first" -le $((last + 3)) ] || fail "restored client sends $first after $last"
+	# the server outside receives what the restored client sends on the
+	# restored socket
+	local i n
+	for ((i = 0; i < 100; i++)); do
+		n=$(tail -n 1 "$srv")
+		[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -gt "$first" ] && break
+		sleep 0.05
+	done
+	[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -gt "$first" ] || fail "the server's last datagram is '$n', the restored client sent from $first: $(tail -n 3 "$srv" | tr '\n' ' ')"
+	grep -qx "$first" "$srv" || fail "the server did not receive $first, the restored client's first datagram"
+}
+
+@test "a unix DATAGRAM socket CRIU could not reconnect: refused before CRIU even with --ext-unix-sk, saying why" {
+	stasis_only "stasis's own check"
+	setup_bundle crhelper client unixgram /sock/s
+	need_crhelper
+	start_unix_server unixgram
+	local a b
+	a=$(new_id)
+	b=$(new_id)
+	# the container's own network namespace: CRIU would not find the
+	# server's socket ("Unix socket N without peer M")
+	run_piped "$a"
+	wait_lines "$a" 3
+	run stasis checkpoint --ext-unix-sk --image-path "$IMG" "$a"
+	assert_failure
+	assert_refused_before_criu "unix socket" "another network namespace" "even with --ext-unix-sk"
+	assert_still_running "$a"
+
+	# the host's network namespace, but the socket is at /sock/s inside and
+	# was bound as $SOCKDIR/s: the checkpoint would succeed and the restore
+	# fail ("Can't connect ... No such file or directory")
+	update_config '.linux.namespaces |= map(select(.type != "network"))'
+	run_piped "$b"
+	wait_lines "$b" 3
+	run stasis checkpoint --ext-unix-sk --image-path "$IMG.2" "$b"
+	assert_failure
+	assert_refused_before_criu "unix socket" "$SOCKDIR/s, which inside the container is not that socket" "bind-mount"
+	assert_still_running "$b"
+}
+
+@test "a file held open on a host mount the container lacks: refused before CRIU, naming the file" {
 	stasis_only "runc's error names only the CRIU log"
 	setup_bundle sh -c 'i=0; while :; do echo $i; echo $i >&3; i=$((i+1)); sleep 0.1; done'
 	local held=$BATS_TEST_TMPDIR/held-file a
@@ -552,17 +707,11 @@ piped_checkpoint() {
 	exec {READER_FD}>&-
 	wait_lines "$a" 3
 
+	# refused before CRIU (which would fail on it: "Can't lookup mount"),
+	# saying which file and what to do
 	run stasis checkpoint --image-path "$IMG" "$a"
 	assert_failure
-	local first
-	first=$(head -n 1 <<<"$output")
-	if [[ "$first" == *"full log: "* ]]; then
-		[ -s "$(log_path)" ] || fail "log $(log_path) does not exist"
-	else
-		# refused before CRIU: it must say which file and what to do
-		[[ "$first" == *"$held"* ]] || fail "error does not name $held: $first"
-		[[ "$first" == *"bind"* || "$first" == *"mount"* ]] || fail "error does not say how to fix it: $first"
-	fi
+	assert_refused_before_criu "$held" "host mount the container does not have" "bind-mount it"
 	assert_still_running "$a"
 	[ "$(tail -n 1 "$held")" -gt 2 ] || fail "held file not written"
 }
@@ -660,7 +809,7 @@ piped_checkpoint() {
 		assert_failure
 		[[ "$(head -n 1 <<<"$output")" == *soft-dirty* ]] || fail "first line does not mention soft-dirty: $(head -n 1 <<<"$output")"
 		assert_still_running "$a"
-		return 0
+		skip "kernel $(uname -r) has no soft-dirty tracking (criu check --feature mem_dirty_track): only the refusal was checked, no pre-dump can run"
 	fi
 	run stasis checkpoint --pre-dump --image-path "$IMG.pre" "$a"
 	assert_success
@@ -686,7 +835,7 @@ piped_checkpoint() {
 		assert_failure
 		[[ "$(head -n 1 <<<"$output")" == *userfaultfd* ]] || fail "first line does not mention userfaultfd: $(head -n 1 <<<"$output")"
 		assert_still_running "$a"
-		return 0
+		skip "CRIU finds no non-cooperative userfaultfd on kernel $(uname -r) (criu check --feature uffd-noncoop): only the refusal was checked, no lazy migration can run"
 	fi
 	# CRIU's lazy page server sizes its pipe beyond fs.pipe-max-size, which
 	# needs CAP_SYS_RESOURCE; without it, raise the limit for this test.
@@ -732,6 +881,189 @@ piped_checkpoint() {
 	wait_lines "$b" 5
 	assert_continues "$a" "$b"
 	assert_consecutive "$b"
+}
+
+# ---------------------------------------------------------------- flags
+
+# pages_usage DIR: "BYTES BLOCKS" of DIR's pages-*.img, summed: their size
+# and the 512-byte blocks the file system holds for them.
+pages_usage() {
+	stat -c '%s %b' "$1"/pages-*.img | awk '{s += $1; b += $2} END {print s, b}'
+}
+
+@test "restore --auto-dedup punches the restored pages out of the images; without it they stay" {
+	# (checkpoint --auto-dedup dedups a PARENT image, which needs memory
+	# tracking: CRIU refuses a parent without it, "Pid-reuse detection
+	# failed: no parent inventory"; see the --pre-dump test)
+	setup_bundle "${COUNTER[@]}"
+	local a b c size blocks
+	a=$(new_id)
+	b=$(new_id)
+	c=$(new_id)
+	piped_checkpoint "$a"
+	cp -a "$IMG" "$IMG.2"
+	read -r size blocks < <(pages_usage "$IMG")
+	[ "$size" -gt 0 ] && [ "$blocks" -ge $((size / 512)) ] || fail "pages images: $size bytes in $blocks blocks"
+
+	run restore_piped "$b" --auto-dedup
+	assert_success
+	wait_lines "$b" 3
+	assert_continues "$a" "$b"
+	run restore_piped "$c" --image-path "$IMG.2"
+	assert_success
+	wait_lines "$c" 3
+	assert_continues "$a" "$c"
+	# same size, but the pages --auto-dedup restored are holes now
+	assert_equal "$(pages_usage "$IMG")" "$size 0" "pages images after restore --auto-dedup (bytes, blocks)"
+	assert_equal "$(pages_usage "$IMG.2")" "$size $blocks" "pages images after a plain restore (bytes, blocks)"
+}
+
+# tcp_connect PORT: connect to 127.0.0.1:PORT and close again; fails
+# when nothing listens there.
+tcp_connect() {
+	local fd
+	exec {fd}<>"/dev/tcp/127.0.0.1/$1" || return 1
+	exec {fd}>&-
+}
+
+@test "--tcp-skip-in-flight: a listener with a connection it has not accepted is refused without it, checkpointed with it; restored, it listens" {
+	# in the host's network namespace, so a host client can connect
+	setup_bundle
+	need_crhelper
+	update_config '.linux.namespaces |= map(select(.type != "network"))'
+	local port=$((20000 + RANDOM % 20000)) a b fd pid
+	set_args crhelper listen tcp "127.0.0.1:$port"
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 2
+	assert_equal "$(first_of "$a")" listening "listener"
+	# a connection the kernel completed that nobody accepts: in flight
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_failure
+	assert_output_contains "In-flight connection"
+	is_runc || assert_output_contains "--tcp-skip-in-flight"
+	assert_still_running "$a"
+
+	run stasis checkpoint --tcp-skip-in-flight --image-path "$IMG" "$a"
+	assert_success
+	grep -q "Skipping in-flight connection" "$IMG/dump.log" || fail "CRIU did not skip the in-flight connection: $(grep -i flight "$IMG/dump.log")"
+	exec {fd}>&-
+	wait_reader_done "$a"
+	! tcp_connect "$port" || fail "something still listens on $port after the checkpoint"
+
+	run restore_piped "$b"
+	assert_success
+	wait_lines "$b" 2
+	pid=$(container_pid "$b")
+	tcp_connect "$port" || fail "the restored listener does not take connections on $port"
+	run ss -Hltnp "sport = :$port"
+	assert_output_contains "pid=$pid,"
+}
+
+# limits_of ID: "MEMORY-LIMIT PIDS-MAX" of ID's cgroups.
+limits_of() {
+	local m p
+	m=$(cgroup_dir memory "$1") || fail "no memory cgroup for $1"
+	p=$(cgroup_dir pids "$1") || fail "no pids cgroup for $1"
+	echo "$(cat "$m/memory.limit_in_bytes") $(cat "$p/pids.max")"
+}
+
+@test "--manage-cgroups-mode: soft and ignore keep the new bundle's limits, full restores the checkpoint's; strict and unknown modes refused" {
+	# checkpointed with 64M / 50 pids, restored from a bundle saying
+	# 128M / 70: which limits the restored container has tells whether
+	# CRIU wrote the dumped cgroup properties (full) or not (soft:
+	# stasis made the cgroups; ignore: CRIU leaves cgroups alone)
+	setup_bundle "${COUNTER[@]}"
+	update_config '.linux.resources.memory.limit = 67108864 | .linux.resources.pids.limit = 50'
+	local a id old new=$BATS_TEST_TMPDIR/bundle-big
+	a=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	assert_equal "$(limits_of "$a")" "67108864 50" "limits of the checkpointed container"
+
+	# an unknown mode: refused before anything is made, the container runs on
+	run stasis checkpoint --manage-cgroups-mode bogus --image-path "$IMG.bad" "$a"
+	assert_failure
+	is_runc || assert_output_contains "--manage-cgroups-mode \"bogus\""
+	[ ! -e "$IMG.bad" ] || fail "the refused checkpoint made $IMG.bad"
+	assert_still_running "$a"
+
+	local mode
+	local -A at
+	for mode in soft ignore strict; do
+		run stasis checkpoint --leave-running --manage-cgroups-mode "$mode" --image-path "$IMG.$mode" "$a"
+		assert_success
+		at[$mode]=$(last_of "$a")
+		wait_count_above "$a" $((at[$mode] + 1))
+	done
+	old=$BUNDLE
+	cp -a "$BUNDLE" "$new"
+	BUNDLE=$new
+	update_config '.linux.resources.memory.limit = 134217728 | .linux.resources.pids.limit = 70'
+	run stasis delete --force "$a"
+	assert_success
+	wait_reader_done "$a"
+
+	# CRIU dumped the cgroups' properties in soft mode, not in ignore
+	local dumped='Dumping value 67108864 from .*/memory.limit_in_bytes'
+	grep -q "$dumped" "$IMG.soft/dump.log" || fail "soft: CRIU did not dump memory.limit_in_bytes"
+	! grep -q "$dumped" "$IMG.ignore/dump.log" || fail "ignore: CRIU dumped memory.limit_in_bytes"
+
+	# restore_mode IMAGE MODE LIMITS: restore IMAGE with MODE ("": no
+	# flag); the restored container counts on, in its own cgroups, with
+	# LIMITS
+	restore_mode() {
+		local flag=()
+		[ -z "$2" ] || flag=(--manage-cgroups-mode "$2")
+		id=$(new_id)
+		run restore_piped "$id" --image-path "$IMG.$1" "${flag[@]}"
+		assert_success
+		wait_lines "$id" 3
+		# the copy counts on from its checkpoint
+		local first
+		first=$(first_of "$id")
+		[ "$first" -ge $((at[$1] - 1)) ] && [ "$first" -le $((at[$1] + 3)) ] ||
+			fail "restored from the $1 image, it counts from $first; the checkpoint was at ${at[$1]}"
+		assert_consecutive "$id"
+		assert_equal "$(state_field "$id" status)" running "status after restore ($1 image, $2)"
+		assert_in_own_cgroups "$(container_pid "$id")" "$id"
+		assert_equal "$(limits_of "$id")" "$3" "limits after restore ($1 image, $2)"
+		run stasis delete --force "$id"
+		assert_success
+		wait_reader_done "$id"
+		assert_no_container "$id"
+	}
+	restore_mode soft soft "134217728 70"
+	restore_mode soft full "67108864 50"
+	restore_mode soft ignore "134217728 70"
+	restore_mode soft "" "134217728 70"
+	# checkpointed with ignore: no cgroup tree CRIU could map onto the new
+	# cgroups; restored with ignore, also without the flag; full refused
+	restore_mode ignore ignore "134217728 70"
+	restore_mode ignore "" "134217728 70"
+	id=$(new_id)
+	run restore_piped "$id" --image-path "$IMG.ignore" --manage-cgroups-mode full
+	assert_failure
+	is_runc || assert_output_contains "made with --manage-cgroups-mode ignore"
+	assert_output_not_contains "full log: "
+	assert_no_container "$id"
+	# strict dumps as full does; restoring with it needs cgroups that do
+	# not exist yet, and restore makes them first: refused, nothing left
+	restore_mode strict full "67108864 50"
+	id=$(new_id)
+	run restore_piped "$id" --image-path "$IMG.strict" --manage-cgroups-mode strict
+	assert_failure
+	is_runc || assert_output_contains "--manage-cgroups-mode strict"
+	assert_output_not_contains "full log: "
+	assert_no_container "$id"
+	id=$(new_id)
+	run restore_piped "$id" --image-path "$IMG.soft" --manage-cgroups-mode bogus
+	assert_failure
+	is_runc || assert_output_contains "--manage-cgroups-mode \"bogus\""
+	assert_no_container "$id"
 }
 
 @test "checkpoint/restore usage errors: help, missing flag value, wrong states, taken id, missing images" {

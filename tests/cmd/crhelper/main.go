@@ -11,6 +11,10 @@
 //	    accept connections on ADDR (host:port, or a socket path) and echo
 //	    every line back; create READY-FILE once listening. unixgram: print
 //	    every datagram received on the socket ADDR, one a line.
+//	crhelper listen tcp|unix ADDR [READY-FILE]
+//	    listen on ADDR and never accept: connections stay in the accept
+//	    queue (in flight, for CRIU); print "listening", then "alive N"
+//	    every 0.1s.
 //	crhelper client tcp|unix|unixgram ADDR
 //	    connect to ADDR (retrying for 5s), print "connected", then every
 //	    0.1s send the next number and print "echo N" for each reply
@@ -55,7 +59,7 @@ func main() {
 		os.Exit(1)
 	}
 	if len(os.Args) < 4 || (os.Args[2] != "tcp" && os.Args[2] != "unix" && os.Args[2] != "unixgram") {
-		fmt.Fprintln(os.Stderr, "usage: crhelper server|client tcp|unix|unixgram ADDR [READY-FILE] | crhelper flock FILE CMD...")
+		fmt.Fprintln(os.Stderr, "usage: crhelper server|client|listen tcp|unix|unixgram ADDR [READY-FILE] | crhelper flock FILE CMD...")
 		os.Exit(2)
 	}
 	var err error
@@ -68,6 +72,12 @@ func main() {
 		err = server(os.Args[2], os.Args[3], ready)
 	case "client":
 		err = client(os.Args[2], os.Args[3])
+	case "listen":
+		ready := ""
+		if len(os.Args) > 4 {
+			ready = os.Args[4]
+		}
+		err = listenOnly(os.Args[2], os.Args[3], ready)
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -111,6 +121,27 @@ func server(network, addr, ready string) error {
 				}
 			}
 		}()
+	}
+}
+
+// listenOnly listens on addr and never accepts.
+func listenOnly(network, addr, ready string) error {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	l, err := lc.Listen(context.Background(), network, addr)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if ready != "" {
+		if err := os.WriteFile(ready, nil, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Println("listening")
+	for i := 0; ; i++ {
+		time.Sleep(100 * time.Millisecond)
+		fmt.Printf("alive %d\n", i)
 	}
 }
 
