@@ -18,7 +18,8 @@
 //	        summary seen=N attempts=N opened=N written=N
 //	    (opened: opens for writing that succeeded; written: writes that did).
 //	sechelper fds
-//	    print "N TARGET" for every open fd, its own directory fd left out.
+//	    print "N TARGET" for every fd it was started with (it re-executes
+//	    itself first, so that the Go runtime's own fds are not among them).
 //	sechelper exchange A B STOPFILE
 //	    swap the entries A and B (renameat2 RENAME_EXCHANGE) over and over
 //	    until STOPFILE exists, then print "swaps N".
@@ -49,6 +50,15 @@ func main() {
 	case len(os.Args) == 4 && os.Args[1] == "exewrite":
 		err = exeWrite(os.Args[2], os.Args[3])
 	case len(os.Args) == 2 && os.Args[1] == "fds":
+		if os.Getenv("SECHELPER_FDS") == "" {
+			// The Go runtime keeps cgroup files open (cpu.cfs_quota_us and
+			// cpu.cfs_period_us, to follow the CPU limit): they are ours,
+			// not passed on. They are close-on-exec; once re-executed
+			// with containermaxprocs=0 the runtime opens none.
+			env := append(os.Environ(), "SECHELPER_FDS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
+			err = syscall.Exec("/proc/self/exe", os.Args, env)
+			break
+		}
 		err = listFds()
 	case len(os.Args) == 5 && os.Args[1] == "exchange":
 		err = exchange(os.Args[2], os.Args[3], os.Args[4])
