@@ -59,9 +59,10 @@ tree_fingerprint() {
 		find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
 }
 
-# host_mounts_under DIR: host mounts at or under DIR (our mount namespace).
+# host_mounts_under DIR [MOUNTINFO]: the mounts at or under DIR in
+# MOUNTINFO (default: our own, the host's mount table).
 host_mounts_under() {
-	awk -v d="$1" '$5 == d || index($5, d "/") == 1' /proc/self/mountinfo
+	awk -v d="$1" '$5 == d || index($5, d "/") == 1' "${2:-/proc/self/mountinfo}"
 }
 
 # wait_file_or_fail PATH TIMEOUT WHAT: like wait_for_file, failing with WHAT.
