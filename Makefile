@@ -18,7 +18,7 @@ GOFLAGS_BUILD := -trimpath -tags urfave_cli_no_docs
 
 BATS_FLAGS ?=
 
-.PHONY: all build deps unit bats e2e test demo bench clean helpers conformance fuzz
+.PHONY: all build deps unit bats security e2e test demo bench clean helpers conformance fuzz
 
 all: build
 
@@ -27,12 +27,14 @@ all: build
 build:
 	go build $(GOFLAGS_BUILD) -o stasis -ldflags "$(LDFLAGS)" .
 
-# Small Go helper programs the bats suite uses (tests/cmd/*). crhelper is
-# copied into busybox rootfses by checkpoint.bats, so it must be static.
+# Small Go helper programs the bats suites use (tests/cmd/*). crhelper and
+# sechelper are copied into busybox rootfses (checkpoint.bats,
+# tests/security), so they must be static.
 helpers:
 	@mkdir -p build
 	go build -o build/recvtty ./tests/cmd/recvtty
 	CGO_ENABLED=0 go build -o build/crhelper ./tests/cmd/crhelper
+	CGO_ENABLED=0 go build -o build/sechelper ./tests/cmd/sechelper
 	go build -o build/seccompagent ./tests/cmd/seccompagent
 	go build -o build/nsmounts ./tests/cmd/nsmounts
 	go build -o build/ptyrun ./tests/cmd/ptyrun
@@ -57,6 +59,11 @@ fuzz:
 bats: build helpers
 	STASIS=$(CURDIR)/stasis RECVTTY=$(CURDIR)/build/recvtty scripts/run-bats.sh $(BATS_FLAGS) tests/bats
 
+# A regression test for each class of runc CVE (tests/security/cve-*.bats,
+# each saying what it proves): every one fails on a runtime with the hole.
+security: build helpers
+	STASIS=$(CURDIR)/stasis RECVTTY=$(CURDIR)/build/recvtty scripts/run-bats.sh $(BATS_FLAGS) tests/security
+
 # End to end through Docker, containerd (ctr, go-runc) and podman, each
 # with daemons of its own (scripts/e2e.sh installs and tears them down).
 # E2E_AREAS narrows it: gorunc containerd docker checkpoint podman.
@@ -67,6 +74,7 @@ test: deps
 	$(MAKE) build
 	$(MAKE) unit
 	$(MAKE) bats
+	$(MAKE) security
 	$(MAKE) e2e
 
 # runc's integration suite and the OCI runtime-tools validation suite from

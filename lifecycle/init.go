@@ -380,6 +380,9 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 			return nil, fmt.Errorf("chdir to cwd %q: %w", proc.Cwd, err)
 		}
 	}
+	if err := checkCwdInRoot(proc.Cwd); err != nil {
+		return nil, err
+	}
 	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return nil, fmt.Errorf("set no_new_privs: %w", err)
@@ -389,6 +392,20 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 		return nil, err
 	}
 	return &execPlan{path: path, args: proc.Args, env: env, rlimits: rlimits, seccomp: late}, nil
+}
+
+// checkCwdInRoot refuses a cwd that is not under our root: a cwd such as
+// /proc/self/fd/N names whatever fd N is, and an fd on a directory outside
+// the container would let the process walk the host's tree from there
+// with "..". getcwd(2) tells: the kernel prefixes an unreachable path
+// with "(unreachable)", which syscall.Getwd reports as ENOENT (it does not
+// trust $PWD, as os.Getwd does). runc checks the same.
+func checkCwdInRoot(cwd string) error {
+	wd, err := syscall.Getwd()
+	if err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("cwd %q is outside the container's root (getcwd: %q, %v)", cwd, wd, err)
+	}
+	return nil
 }
 
 // waitStart is step 10: opening the fifo for writing blocks until

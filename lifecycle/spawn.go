@@ -44,6 +44,9 @@ type spawnOpts struct {
 // sends the config and waits for the init's answer. Undo steps for what
 // it made are pushed on undo. It returns the pid of stage 1.
 func spawn(o *spawnOpts, undo *cleanups) (int, error) {
+	if err := markInheritedCloexec(); err != nil {
+		return 0, err
+	}
 	exe, err := sealedSelf()
 	if err != nil {
 		return 0, err
