@@ -81,7 +81,7 @@ var restoreCommand = &cli.Command{
 	Flags: append([]cli.Flag{
 		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle of the restored container"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the restored container"},
-		&cli.StringFlag{Name: "pid-file", Usage: "write the restored init's pid to this file"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the restored init's pid to this file (atomically: a symlink at the name is replaced)"},
 		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the restored pty master"},
 		&cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for compatibility (containerd sends -no-subreaper)"},
 		&cli.BoolFlag{Name: "no-pivot", Usage: "accepted for compatibility"},

@@ -12,7 +12,7 @@ import (
 // createFlags are shared by create and run, spelled as runc spells them.
 var createFlags = []cli.Flag{
 	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "path to the bundle directory"},
-	&cli.StringFlag{Name: "pid-file", Usage: "write the container init's pid to this file"},
+	&cli.StringFlag{Name: "pid-file", Usage: "write the container init's pid to this file (atomically: a symlink at the name is replaced, see docs/paths.md)"},
 	&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master when process.terminal is set"},
 	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root (for ramfs roots)"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},

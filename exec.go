@@ -29,7 +29,7 @@ var execCommand = &cli.Command{
 		&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids (repeatable)"},
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability (repeatable)"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
-		&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid to this file"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid to this file (atomically: a symlink at the name is replaced)"},
 		&cli.StringFlag{Name: "process-label", Usage: "SELinux label (accepted, not applied)"},
 		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile (accepted, not applied)"},
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},

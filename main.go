@@ -66,7 +66,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
 			&cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
-			&cli.StringFlag{Name: "root", Value: "/run/stasis", Usage: "directory for container state"},
+			&cli.StringFlag{Name: "root", Value: "/run/stasis", Usage: "directory for container state (symlinks followed, see docs/paths.md)"},
 			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd to manage cgroups (not supported yet)"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignored: stasis runs as root"},

@@ -100,4 +100,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-

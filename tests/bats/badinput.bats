@@ -17,6 +17,13 @@
 #   (union layers, upper, work, mountpoint; an external mount's host
 #   source and destination; the bundle) are not absolute and clean,
 #   naming the field and value, before it creates or mounts anything.
+# - The path flags behave as docs/paths.md says (runc's behaviour):
+#   --root, --image-path, --work-path and --console-socket (short, and
+#   over sun_path's 108 bytes) follow symlinks, leaving the links alone;
+#   --pid-file follows a symlinked directory but replaces a symlink at
+#   its own name (temp file + rename), never writing through it; a
+#   dangling --root or pid-file directory fails and nothing is made
+#   through it.
 
 load helpers
 
@@ -173,4 +180,136 @@ bad_image() {
 	assert_output_not_contains "stasis.json: "
 	assert_output_contains "layer /var/lib/x/diff is gone"
 	assert_nothing_left
+}
+
+# ---------------------------------------------------------------- paths through symlinks
+# What docs/paths.md says, flag by flag.
+
+@test "--root through a symlink: the state is in the link's target, the link stays" {
+	setup_bundle sleep 100
+	local real=$BATS_TEST_TMPDIR/realroot link=$BATS_TEST_TMPDIR/rootlink
+	mkdir "$real"
+	ln -s realroot "$link"
+	STASIS_ROOT=$link # every helper, teardown included, goes through the link
+	local id
+	id=$(new_id)
+	run create_container "$id"
+	assert_success
+	[ -L "$link" ] || fail "--root link replaced"
+	[ -f "$real/$id/state.json" ] || fail "no state in the link's target: $(ls -la "$real")"
+	# the same container, through the link and through the target
+	run "$STASIS" --root "$real" state "$id"
+	assert_success
+	assert_output_contains '"status": "created"'
+	run stasis list -q
+	assert_output_equals "$id"
+	run "$STASIS" --root "$real" delete --force "$id"
+	assert_success
+	assert_no_container "$id"
+	[ -z "$(ls -A "$real")" ] || fail "left in the root: $(ls -A "$real")"
+}
+
+@test "--root that is a dangling symlink: create fails and makes nothing through it" {
+	setup_bundle true
+	ln -s "$BATS_TEST_TMPDIR/nowhere" "$BATS_TEST_TMPDIR/dangling"
+	run bad_cmd --root "$BATS_TEST_TMPDIR/dangling" create --bundle "$BUNDLE" "$(new_id)"
+	assert_failure
+	assert_output_contains "$BATS_TEST_TMPDIR/dangling"
+	[ ! -e "$BATS_TEST_TMPDIR/nowhere" ] || fail "created the dangling link's target"
+	[ -L "$BATS_TEST_TMPDIR/dangling" ] || fail "the link was replaced"
+}
+
+@test "--pid-file: a symlinked directory is followed; a symlink at the name is replaced, never written through" {
+	setup_bundle sleep 100
+	local t=$BATS_TEST_TMPDIR
+	mkdir "$t/realdir"
+	ln -s realdir "$t/dirlink"
+	echo precious >"$t/victim"
+	ln -s victim "$t/pid.link"
+	local id pid
+	id=$(new_id)
+	run create_container "$id" --pid-file "$t/dirlink/init.pid"
+	assert_success
+	pid=$(container_pid "$id")
+	assert_equal "$(cat "$t/realdir/init.pid")" "$pid" "pid file in the symlinked dir's target"
+	[ -L "$t/dirlink" ] || fail "dir link replaced"
+	stasis start "$id"
+	# exec -d writes its pid file the same way: the link at the name goes
+	run stasis exec -d --pid-file "$t/pid.link" "$id" sleep 50 </dev/null >/dev/null 2>&1 3>&-
+	assert_success
+	[ ! -L "$t/pid.link" ] || fail "pid file written through the symlink at its name"
+	[[ "$(cat "$t/pid.link")" =~ ^[0-9]+$ ]] || fail "pid file: '$(cat "$t/pid.link")'"
+	assert_equal "$(cat "$t/victim")" precious "the link's old target"
+	# no temp file left beside it
+	assert_equal "$(ls -A "$t/realdir")" init.pid "pid file dir"
+	run stasis delete --force "$id"
+	assert_success
+}
+
+@test "--pid-file in a directory that is a dangling symlink: create fails, nothing left" {
+	setup_bundle true
+	ln -s "$BATS_TEST_TMPDIR/nowhere" "$BATS_TEST_TMPDIR/dangling"
+	local id
+	id=$(new_id)
+	run create_container "$id" --pid-file "$BATS_TEST_TMPDIR/dangling/pid"
+	assert_failure
+	assert_output_contains "$BATS_TEST_TMPDIR/dangling/pid"
+	assert_no_container "$id"
+	assert_no_process_left
+	[ ! -e "$BATS_TEST_TMPDIR/nowhere" ] || fail "created the dangling link's target"
+}
+
+@test "--console-socket through a symlink (short path and over 108 bytes) reaches the socket" {
+	setup_bundle tty
+	update_config '.process.terminal = true'
+	local t=$BATS_TEST_TMPDIR
+	# a long path: a symlinked dir deep enough that sun_path cannot hold it
+	local deep
+	deep=$t/$(printf 'd%.0s' $(seq 60))/$(printf 'e%.0s' $(seq 60))
+	mkdir -p "$deep"
+	ln -s "$t" "$deep/up"
+	[ "${#deep}" -gt 108 ] || fail "long path only ${#deep} bytes"
+	local n link
+	for n in 1 2; do
+		# recvtty takes one pty: one for each container
+		start_recvtty "$t/console$n.sock"
+		ln -s "console$n.sock" "$t/sock$n.link"
+		link=$t/sock$n.link
+		[ $n -eq 1 ] || link=$deep/up/sock$n.link
+		local id
+		id=$(new_id)
+		run run_detached "$id" --console-socket "$link"
+		assert_success
+		wait_for_status "$id" stopped
+		wait_recvtty
+		assert_output_contains "/dev/pts/0"
+		stasis delete "$id"
+	done
+}
+
+@test "--image-path and --work-path through symlinks: checkpoint writes into the targets, restore reads through the link" {
+	command -v criu >/dev/null || skip "criu not on PATH (run make deps; put /usr/local/sbin first)"
+	# writes nothing: its stdout file keeps its size, which CRIU checks
+	setup_bundle sleep 1000
+	local t=$BATS_TEST_TMPDIR
+	mkdir "$t/realimg" "$t/realwork"
+	ln -s realimg "$t/imglink"
+	ln -s realwork "$t/worklink"
+	local a b
+	a=$(new_id)
+	run run_detached "$a"
+	assert_success
+	run stasis checkpoint --image-path "$t/imglink" --work-path "$t/worklink" "$a"
+	assert_success
+	[ -L "$t/imglink" ] && [ -L "$t/worklink" ] || fail "a path link was replaced"
+	[ -f "$t/realimg/stasis.json" ] || fail "no metadata in the image link's target: $(ls "$t/realimg")"
+	ls "$t/realimg" | grep -q '\.img$' || fail "no CRIU images in the image link's target"
+	[ -f "$t/realwork/dump.log" ] || fail "no dump.log in the work link's target: $(ls "$t/realwork")"
+	b=$(new_id)
+	run detached_cmd "$b" restore -d --bundle "$BUNDLE" --image-path "$t/imglink" --work-path "$t/worklink" "$b"
+	assert_success
+	[ -f "$t/realwork/restore.log" ] || fail "no restore.log in the work link's target"
+	wait_for_status "$b" running
+	run stasis delete --force "$b"
+	assert_success
 }
