@@ -1066,6 +1066,45 @@ limits_of() {
 	assert_no_container "$id"
 }
 
+# host_lsm: the security module CRIU would find (apparmor, selinux or "").
+host_lsm() {
+	if [ -e /sys/kernel/security/apparmor ]; then
+		echo apparmor
+	elif [ -e /sys/fs/selinux/enforce ]; then
+		echo selinux
+	fi
+}
+
+@test "--lsm-profile / --lsm-mount-context for a security module the host does not run: refused before CRIU, naming the flag" {
+	stasis_only "stasis's own check"
+	local lsm b typ
+	lsm=$(host_lsm)
+	[ -z "$lsm" ] || skip "this host runs $lsm: the refusals for a missing module cannot all be shown (/sys/kernel/security/lsm: $(cat /sys/kernel/security/lsm 2>/dev/null))"
+	setup_bundle "${COUNTER[@]}"
+	piped_checkpoint "$(new_id)"
+	for typ in apparmor selinux; do
+		b=$(new_id)
+		run restore_piped "$b" --lsm-profile "$typ:stasis-test"
+		assert_failure
+		assert_output_contains "--lsm-profile \"$typ:stasis-test\": this host does not run $typ"
+		assert_output_not_contains "full log: "
+		assert_no_container "$b"
+	done
+	b=$(new_id)
+	run restore_piped "$b" --lsm-mount-context "system_u:object_r:container_file_t:s0"
+	assert_failure
+	assert_output_contains "--lsm-mount-context"
+	assert_output_contains "does not run SELinux"
+	assert_output_not_contains "full log: "
+	assert_no_container "$b"
+	[ -z "$(ls -A "$STASIS_ROOT")" ] || fail "state left: $(ls -A "$STASIS_ROOT")"
+	# "none:" asks for no profile: the image restores
+	b=$(new_id)
+	run restore_piped "$b" --lsm-profile none:
+	assert_success
+	wait_lines "$b" 3
+}
+
 @test "checkpoint/restore usage errors: help, missing flag value, wrong states, taken id, missing images" {
 	run stasis checkpoint --help
 	assert_success
