@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -344,6 +345,11 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 	if err != nil {
 		return nil, err
 	}
+	// Before any filter is loaded: a profile may refuse close_range and
+	// the statx calls of the procfs fallback.
+	if err := closeExtraFds(pids, 3+preserveFds); err != nil {
+		return nil, err
+	}
 	var late *seccomp.Program
 	if linux != nil && linux.Seccomp != nil {
 		prog, err := seccomp.Prepare(linux.Seccomp)
@@ -387,9 +393,6 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return nil, fmt.Errorf("set no_new_privs: %w", err)
 		}
-	}
-	if err := closeExtraFds(pids, 3+preserveFds); err != nil {
-		return nil, err
 	}
 	return &execPlan{path: path, args: proc.Args, env: env, rlimits: rlimits, seccomp: late}, nil
 }
@@ -470,7 +473,16 @@ func checkExecutable(p string) error {
 
 // closeExtraFds marks every fd from first on close-on-exec, so nothing of
 // the runtime (or whatever it inherited) reaches the user process.
+//
+// close_range comes first: it needs no /proc, and the init may already run
+// under the profile's filter, which can refuse the statx calls the procfs
+// handle makes (runtime-tools' default profile does: create failed with
+// "could not get mount id: function not implemented"). The listing is
+// only for kernels before 5.11 or a profile that refuses close_range.
 func closeExtraFds(p *procFS, first int) error {
+	if unix.CloseRange(uint(first), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return nil
+	}
 	dir, err := p.open("self/fd", unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return fmt.Errorf("list fds: %w", err)
