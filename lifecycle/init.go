@@ -350,6 +350,20 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 	if err := closeExtraFds(pids, 3+preserveFds); err != nil {
 		return nil, err
 	}
+	// The cwd is entered while still root with every capability, so a
+	// process with uid 0 but no CAP_DAC_OVERRIDE still starts in a dir
+	// only root may enter; one the runtime's root may not enter (a
+	// volume chowned to the container's user, root squashed) is tried
+	// again as the user. runc does the same.
+	chdirLater := false
+	if err := os.Chdir(proc.Cwd); errors.Is(err, os.ErrPermission) {
+		chdirLater = true
+	} else if err != nil {
+		return nil, fmt.Errorf("chdir to cwd %q: %w", proc.Cwd, err)
+	} else if err := checkCwdInRoot(proc.Cwd); err != nil {
+		// Checked before the filter loads: a profile may deny getcwd.
+		return nil, err
+	}
 	var late *seccomp.Program
 	if linux != nil && linux.Seccomp != nil {
 		prog, err := seccomp.Prepare(linux.Seccomp)
@@ -364,17 +378,6 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 			return nil, err
 		}
 	}
-	// The cwd is entered while still root with every capability, so a
-	// process with uid 0 but no CAP_DAC_OVERRIDE still starts in a dir
-	// only root may enter; one the runtime's root may not enter (a
-	// volume chowned to the container's user, root squashed) is tried
-	// again as the user. runc does the same.
-	chdirLater := false
-	if err := os.Chdir(proc.Cwd); errors.Is(err, os.ErrPermission) {
-		chdirLater = true
-	} else if err != nil {
-		return nil, fmt.Errorf("chdir to cwd %q: %w", proc.Cwd, err)
-	}
 	if err := ownTerminal(proc); err != nil {
 		return nil, err
 	}
@@ -385,9 +388,9 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 		if err := os.Chdir(proc.Cwd); err != nil {
 			return nil, fmt.Errorf("chdir to cwd %q: %w", proc.Cwd, err)
 		}
-	}
-	if err := checkCwdInRoot(proc.Cwd); err != nil {
-		return nil, err
+		if err := checkCwdInRoot(proc.Cwd); err != nil {
+			return nil, err
+		}
 	}
 	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -403,12 +406,66 @@ func prepareProcess(proc *specs.Process, linux *specs.Linux, preserveFds int, co
 // with "..". getcwd(2) tells: the kernel prefixes an unreachable path
 // with "(unreachable)", which syscall.Getwd reports as ENOENT (it does not
 // trust $PWD, as os.Getwd does). runc checks the same.
+//
+// The cwd a user may enter only after the switch is checked once the
+// seccomp filter is in place, and a profile may deny getcwd; then the
+// check walks ".." from the cwd instead (see cwdReachesRoot).
 func checkCwdInRoot(cwd string) error {
 	wd, err := syscall.Getwd()
-	if err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("cwd %q is outside the container's root (getcwd: %q, %v)", cwd, wd, err)
+	if err == nil && strings.HasPrefix(wd, "/") {
+		return nil
 	}
-	return nil
+	if err != nil && !errors.Is(err, syscall.ENOENT) {
+		ok, werr := cwdReachesRoot()
+		if werr == nil && ok {
+			return nil
+		}
+		if werr != nil {
+			err = fmt.Errorf("%v; walking \"..\": %w", err, werr)
+		}
+	}
+	return fmt.Errorf("cwd %q is outside the container's root (getcwd: %q, %v)", cwd, wd, err)
+}
+
+// cwdReachesRoot climbs from "." by "..": the kernel stops ".." at the
+// process's root, so a cwd under the root reaches a directory that is
+// the root, and one outside it reaches a top that is its own parent
+// without meeting the root.
+func cwdReachesRoot() (bool, error) {
+	var root unix.Stat_t
+	if err := unix.Stat("/", &root); err != nil {
+		return false, err
+	}
+	fd, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, err
+	}
+	for {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return false, err
+		}
+		if st.Dev == root.Dev && st.Ino == root.Ino {
+			unix.Close(fd)
+			return true, nil
+		}
+		parent, err := unix.Openat(fd, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		unix.Close(fd)
+		if err != nil {
+			return false, err
+		}
+		var pst unix.Stat_t
+		if err := unix.Fstat(parent, &pst); err != nil {
+			unix.Close(parent)
+			return false, err
+		}
+		if pst.Dev == st.Dev && pst.Ino == st.Ino {
+			unix.Close(parent)
+			return false, nil
+		}
+		fd = parent
+	}
 }
 
 // waitStart is step 10: opening the fifo for writing blocks until

@@ -101,6 +101,23 @@ teardown() {
 	assert_output_contains ran
 }
 
+@test "a profile that denies getcwd still starts the process in its cwd" {
+	# The init checks that the cwd is inside the root (CVE-2024-21626)
+	# with getcwd; with no_new_privs off the filter is already loaded
+	# then. runtime-tools' linux_seccomp denies getcwd this way.
+	mkdir -p "$ROOTFS/work"
+	local nnp
+	for nnp in false true; do
+		update_config '.process.noNewPrivileges = ($n == "true") | .process.cwd = "/work"
+			| .linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}' \
+			--arg n "$nnp"
+		run_in_container sh -c 'ls -di . /work'
+		assert_success
+		[ "$(awk '{print $1}' <<<"${lines[0]}")" = "$(awk '{print $1}' <<<"${lines[1]}")" ] ||
+			fail "noNewPrivileges=$nnp: cwd is not /work: $output"
+	done
+}
+
 @test "exec'd processes get the container's seccomp filter" {
 	local id
 	id=$(new_id)
