@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -81,7 +82,10 @@ func explain(op string, err error, logPath, keep string) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "criu %s failed", op)
-	if line := firstError(data); line != "" {
+	var ne *notifyError
+	if errors.As(err, &ne) {
+		fmt.Fprintf(&b, ": %v", ne)
+	} else if line := firstError(data); line != "" {
 		fmt.Fprintf(&b, ": %s", line)
 		if h := hintFor(line); h != "" {
 			fmt.Fprintf(&b, " (hint: %s)", h)

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	criustats "github.com/checkpoint-restore/go-criu/v7/stats"
@@ -59,10 +58,11 @@ type Restored struct {
 
 // Restore brings a checkpoint back as container o.ID, with the bundle at
 // o.Bundle (which may differ from the checkpointed one, as long as its
-// rootfs holds the same files). Its cgroups are the NEW container's, made
-// and configured by stasis before CRIU restores into them. The restored
-// init is our child (CRIU's rst_sibling), so a foreground restore can
-// wait for it.
+// rootfs holds the same files). lifecycle makes the container around
+// CRIU's work (lifecycle/restore.go: id, cgroups with the NEW bundle's
+// limits, hooks, state, clean-up); this side only drives CRIU. The
+// restored init is our child (CRIU's rst_sibling), so a foreground
+// restore can wait for it.
 func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err error) {
 	defer func() {
 		if err != nil {
@@ -70,10 +70,6 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 		}
 	}()
 	if err := o.check(true, "/sys"); err != nil {
-		return nil, err
-	}
-	bundle, sp, err := spec.LoadBundle(o.Bundle)
-	if err != nil {
 		return nil, err
 	}
 	if err := resolveDirs(&o.Options); err != nil {
@@ -89,56 +85,42 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 	if meta.Terminal && o.ConsoleSocket == "" && o.Console == nil {
 		return nil, errors.New("the checkpointed container has a terminal: restore needs --console-socket (or a foreground -t)")
 	}
-
-	h, err := store.Reserve(o.ID)
-	if err != nil {
-		return nil, err
-	}
-	st := &lifecycle.State{
-		ID: o.ID, Bundle: bundle, Rootfs: spec.RootfsPath(bundle, sp), Created: time.Now().UTC(),
-		Annotations: sp.Annotations, Config: sp, NewPidNS: newPidNS(sp),
-	}
-	if err := remountUnion(meta.Union, st, o.NoRemount); err != nil {
-		h.Remove()
-		return nil, err
-	}
-	var cg cgroupmgr.Manager
-	var pid int
 	var stats *RestoreStats
-	// The restore runs on a thread of its own with a private mount
-	// namespace (see withPrivateMounts); everything else waits for it.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		pid, stats, err = withPrivateMounts(func() (int, *RestoreStats, error) {
-			// CRIU works in its cwd (the work dir, through our fd): the fds
-			// must be opened inside the private mount namespace, or the
-			// kernel refuses CRIU's mounts there (EINVAL).
-			imageDir, workDir, err := openDirs(&o.Options)
-			if err != nil {
-				return 0, nil, err
-			}
-			defer imageDir.Close()
-			defer workDir.Close()
-			return restoreInto(h, st, meta, o, imageDir, workDir, &cg)
-		})
-	}()
-	<-done
+	c, err := store.Restore(lifecycle.RestoreOpts{
+		ID: o.ID, Bundle: o.Bundle, PidFile: o.PidFile,
+		Prepare: func(rootfs string) (bool, error) { return remountUnion(meta.Union, rootfs, o.NoRemount) },
+	}, func(r *lifecycle.Restoring) (int, error) {
+		var pid int
+		var err error
+		// The restore runs on a thread of its own with a private mount
+		// namespace (see withPrivateMounts); everything else waits for it.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			pid, stats, err = withPrivateMounts(func() (int, *RestoreStats, error) {
+				// CRIU works in its cwd (the work dir, through our fd): the
+				// fds must be opened inside the private mount namespace, or
+				// the kernel refuses CRIU's mounts there (EINVAL).
+				imageDir, workDir, err := openDirs(&o.Options)
+				if err != nil {
+					return 0, nil, err
+				}
+				defer imageDir.Close()
+				defer workDir.Close()
+				return restoreInto(r, meta, o, imageDir, workDir)
+			})
+		}()
+		<-done
+		return pid, err
+	})
 	if err != nil {
-		if cg != nil {
-			_ = cg.Destroy()
-		}
-		if st.RootfsMounted {
-			_ = unix.Unmount(st.Rootfs, unix.MNT_DETACH)
-		}
-		h.Remove()
 		return nil, err
 	}
-	defer h.Close()
+	defer c.Close()
 	if stats != nil {
 		_ = writeJSON(filepath.Join(o.ImagePath, "restore-"+statsFile), stats)
 	}
-	return &Restored{Pid: pid, Stats: stats, Terminal: meta.Terminal}, nil
+	return &Restored{Pid: c.State().Pid, Stats: stats, Terminal: meta.Terminal}, nil
 }
 
 // cgroupModeFor makes an ignore checkpoint restore with ignore: CRIU
@@ -164,30 +146,29 @@ func cgroupModeFor(meta *Metadata, o *Options) error {
 // and recorded so delete unmounts it. With off (--no-remount) the mount
 // is the caller's job: a rootfs that is not mounted is refused here,
 // before anything is made, instead of handing CRIU an empty directory.
-func remountUnion(u *aufs.Union, st *lifecycle.State, off bool) error {
+func remountUnion(u *aufs.Union, rootfs string, off bool) (bool, error) {
 	if u == nil {
-		return nil
+		return false, nil
 	}
-	mounted, err := mountinfo.Mounted(st.Rootfs)
+	mounted, err := mountinfo.Mounted(rootfs)
 	if err != nil {
-		return fmt.Errorf("check rootfs %s: %w", st.Rootfs, err)
+		return false, fmt.Errorf("check rootfs %s: %w", rootfs, err)
 	}
 	if mounted {
-		return nil
+		return false, nil
 	}
 	if off {
-		return fmt.Errorf("rootfs %s is not mounted and --no-remount was given: mount the checkpoint's %s rootfs there yourself (%s), or restore without --no-remount", st.Rootfs, u.Kind, layerList(u))
+		return false, fmt.Errorf("rootfs %s is not mounted and --no-remount was given: mount the checkpoint's %s rootfs there yourself (%s), or restore without --no-remount", rootfs, u.Kind, layerList(u))
 	}
 	for _, l := range u.Layers {
 		if _, err := os.Stat(l.Path); err != nil {
-			return fmt.Errorf("rootfs %s is not mounted and the checkpoint's %s layer %s is gone: mount the rootfs yourself", st.Rootfs, u.Kind, l.Path)
+			return false, fmt.Errorf("rootfs %s is not mounted and the checkpoint's %s layer %s is gone: mount the rootfs yourself", rootfs, u.Kind, l.Path)
 		}
 	}
-	if err := u.Remount(st.Rootfs); err != nil {
-		return fmt.Errorf("mount the checkpoint's %s rootfs at %s again: %w", u.Kind, st.Rootfs, err)
+	if err := u.Remount(rootfs); err != nil {
+		return false, fmt.Errorf("mount the checkpoint's %s rootfs at %s again: %w", u.Kind, rootfs, err)
 	}
-	st.RootfsMounted = true
-	return nil
+	return true, nil
 }
 
 // withPrivateMounts runs fn on a locked thread that has its own mount
@@ -205,30 +186,20 @@ func withPrivateMounts(fn func() (int, *RestoreStats, error)) (int, *RestoreStat
 	return fn()
 }
 
-func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *RestoreOptions,
-	imageDir, workDir *os.File, cgOut *cgroupmgr.Manager) (int, *RestoreStats, error) {
-	sp := st.Config
-	if err := rootfs.CreateMountpoints(st.Rootfs, sp.Mounts); err != nil {
+func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
+	imageDir, workDir *os.File) (int, *RestoreStats, error) {
+	sp, cg := r.Spec, r.Cgroup
+	if err := rootfs.CreateMountpoints(r.Rootfs, sp.Mounts); err != nil {
 		return 0, nil, err
 	}
 	// CRIU wants the root it restores into to be a mount point.
-	criuRoot := filepath.Join(h.Dir(), "criu-root")
+	criuRoot := filepath.Join(r.Dir, "criu-root")
 	if err := os.Mkdir(criuRoot, 0o755); err != nil {
 		return 0, nil, fmt.Errorf("create criu root: %w", err)
 	}
-	if err := unix.Mount(st.Rootfs, criuRoot, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return 0, nil, fmt.Errorf("bind rootfs %s for criu: %w", st.Rootfs, err)
+	if err := unix.Mount(r.Rootfs, criuRoot, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return 0, nil, fmt.Errorf("bind rootfs %s for criu: %w", r.Rootfs, err)
 	}
-
-	cgPath := ""
-	if sp.Linux != nil {
-		cgPath = sp.Linux.CgroupsPath
-	}
-	cg, err := cgroupmgr.New(o.ID, cgPath)
-	if err != nil {
-		return 0, nil, fmt.Errorf("cgroup: %w", err)
-	}
-	*cgOut = cg
 
 	opts, err := baseOpts(&o.Options, imageDir, workDir, "restore.log", criuRoot)
 	if err != nil {
@@ -276,15 +247,10 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	// CRIU itself joins the new cgroups, and cg_root tells it to restore
 	// the container's cgroup tree there instead of at the old paths.
 	criuPid := sw.cmd.Process.Pid
-	if err := cg.Apply(criuPid); err != nil {
+	if err := r.Join(criuPid); err != nil {
 		sw.close()
-		return 0, nil, fmt.Errorf("cgroup: %w", err)
+		return 0, nil, err
 	}
-	if err := cg.Set(lifecycle.CgroupResources(sp)); err != nil {
-		sw.close()
-		return 0, nil, fmt.Errorf("cgroup: %w", err)
-	}
-	st.Cgroup = cg.State()
 	if opts.CgRoot, err = cgroupRoots(criuPid); err != nil {
 		sw.close()
 		return 0, nil, err
@@ -305,8 +271,14 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	resp, callErr := sw.call(&rpc.CriuReq{Type: &t, Opts: opts}, func(n notification) error {
 		// The namespaces exist, nothing is restored into them yet: the
 		// moment to give a network namespace CRIU left empty its lo.
-		if n.Script == "setup-namespaces" && meta.LoopbackOnlyNet {
-			return loopbackUpIn(int(n.Pid))
+		// runc runs prestart and createRuntime here too.
+		if n.Script == "setup-namespaces" {
+			if meta.LoopbackOnlyNet {
+				if err := loopbackUpIn(int(n.Pid)); err != nil {
+					return err
+				}
+			}
+			return r.NamespacesReady(int(n.Pid))
 		}
 		// Right after this CRIU writes the dumped freezer.state into the
 		// container's v1 freezer when it restores cgroup properties
@@ -334,36 +306,18 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	if pid <= 0 {
 		return 0, nil, errors.New("criu restored no process")
 	}
+	// A failure from here on is undone by lifecycle killing everything in
+	// the container's cgroups.
 	// A FROZEN state CRIU restored is stasis's own freeze before the dump
 	// unless the container was paused then: a running one runs again.
 	if !meta.Paused {
 		if frozen, err := cg.Frozen(); err == nil && frozen {
 			if err := cg.Thaw(); err != nil {
-				unix.Kill(pid, unix.SIGKILL)
 				return 0, nil, fmt.Errorf("thaw the restored container: %w", err)
 			}
 		}
 	}
-	if err := recordRestored(h, st, pid, o.PidFile); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		return 0, nil, err
-	}
 	return pid, readRestoreStats(imageDir, workDir), nil
-}
-
-func recordRestored(h *lifecycle.Handle, st *lifecycle.State, pid int, pidFile string) error {
-	start, err := lifecycle.StartTime(pid)
-	if err != nil {
-		return fmt.Errorf("restored init %d: %w", pid, err)
-	}
-	st.Pid, st.PidStartTime = pid, start
-	if err := h.Save(st); err != nil {
-		return err
-	}
-	if pidFile != "" {
-		return lifecycle.WritePidFile(pidFile, pid)
-	}
-	return nil
 }
 
 // cgroupRoots reads CRIU's cgroups (the new container's, it was just put

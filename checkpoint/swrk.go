@@ -91,7 +91,7 @@ func (s *swrk) call(req *rpc.CriuReq, onNotify func(notification) error) (*rpc.C
 		n := notification{Script: resp.GetNotify().GetScript(), Pid: resp.GetNotify().GetPid(), Fd: fd}
 		if onNotify != nil {
 			if err := onNotify(n); err != nil {
-				return nil, fmt.Errorf("handle criu notification %s: %w", n.Script, err)
+				return nil, &notifyError{script: n.Script, err: err}
 			}
 		} else if fd != nil {
 			fd.Close()
@@ -153,3 +153,17 @@ func (e *criuError) Error() string {
 	}
 	return s
 }
+
+// notifyError is stasis's own failure while CRIU waited on a notification
+// (a hook, the console, a cgroup move): CRIU's log then only says that
+// "action scripts failed", so this is what the error must say first.
+type notifyError struct {
+	script string
+	err    error
+}
+
+func (e *notifyError) Error() string {
+	return fmt.Sprintf("at criu's %s notification: %v", e.script, e.err)
+}
+
+func (e *notifyError) Unwrap() error { return e.err }

@@ -152,7 +152,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	initPid, err := spawn(&spawnOpts{
 		boot:      newBootstrap(sp),
 		cg:        cg,
-		resources: CgroupResources(sp),
+		resources: cgroupResources(sp),
 		inNamespaces: func(pid int) error {
 			return moveNetDevices(pid, sp.Linux)
 		},
@@ -190,7 +190,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		return nil, err
 	}
 	if o.PidFile != "" {
-		if err := WritePidFile(o.PidFile, initPid); err != nil {
+		if err := writePidFile(o.PidFile, initPid); err != nil {
 			return nil, err
 		}
 	}
@@ -198,9 +198,9 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	return &Container{h: h, st: st, cg: cg}, nil
 }
 
-// WritePidFile writes atomically: containerd reads the file as soon as
+// writePidFile writes atomically: containerd reads the file as soon as
 // create returns and must never see it half-written.
-func WritePidFile(path string, pid int) error {
+func writePidFile(path string, pid int) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err

@@ -100,7 +100,7 @@ func (c *Container) Exec(o ExecOpts) (pid int, err error) {
 		return 0, err
 	}
 	if o.PidFile != "" {
-		if err := WritePidFile(o.PidFile, pid); err != nil {
+		if err := writePidFile(o.PidFile, pid); err != nil {
 			return 0, err
 		}
 	}

@@ -120,10 +120,3 @@ func waitGone(pid int, start uint64, timeout time.Duration) error {
 		}
 	}
 }
-
-// StartTime is pid's start time, which State.PidStartTime records (for
-// containers whose init someone else started, like CRIU on restore).
-func StartTime(pid int) (uint64, error) {
-	_, start, err := procStat(pid)
-	return start, err
-}
