@@ -104,7 +104,7 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 	}
 	meta := &Metadata{
 		ID: id, StasisVersion: o.StasisVersion, Kernel: kernelRelease(), Arch: goArch,
-		CgroupMode: cgroupmgr.DetectMode().String(), Bundle: st.Bundle,
+		CgroupMode: cgroupModeName(), Bundle: st.Bundle,
 		ConfigDigest:  fileDigest(filepath.Join(st.Bundle, "config.json")),
 		Externals:     plan.Externals,
 		Terminal:      sp.Process.Terminal,

@@ -58,6 +58,11 @@ type Metadata struct {
 	// Union is the rootfs's union (AUFS or overlay) layer stack, so a
 	// restore can mount it again when the rootfs is not mounted.
 	Union *aufs.Union `json:"union,omitempty"`
+
+	// Foreign, never written, says what made a checkpoint that has no
+	// stasis.json (runc, or CRIU by hand): nothing of the source host
+	// can be checked then.
+	Foreign string `json:"-"`
 }
 
 // External is a mount whose source lies outside the container, so CRIU
@@ -204,10 +209,14 @@ func (m *Metadata) checkPaths() error {
 
 func metadataFromRunc(imageDir string) (*Metadata, error) {
 	data, err := os.ReadFile(filepath.Join(imageDir, descriptorsFile))
+	if os.IsNotExist(err) && isCriuImageDir(imageDir) {
+		// CRIU's own images: stdio is restored as it was dumped.
+		return &Metadata{Foreign: "a CRIU image dir without " + descriptorsFile}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a checkpoint: no %s or %s (%w)", imageDir, metaFile, descriptorsFile, err)
 	}
-	m := &Metadata{}
+	m := &Metadata{Foreign: "runc's " + descriptorsFile + " only"}
 	if err := json.Unmarshal(data, &m.Descriptors); err != nil {
 		return nil, fmt.Errorf("%s: %w", descriptorsFile, err)
 	}

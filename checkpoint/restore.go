@@ -82,6 +82,18 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 	if err := cgroupModeFor(meta, &o.Options); err != nil {
 		return nil, err
 	}
+	warnings, err := checkImage(meta, thisHost(o.Bundle), o.ManageCgroups)
+	if err != nil {
+		return nil, err
+	}
+	// Said once CRIU is done: a stderr that is a file the container
+	// writes to is handed to CRIU, which refuses it if it grew since
+	// the checkpoint ("File fd/2 has bad size").
+	defer func() {
+		for _, w := range warnings {
+			lifecycle.Warn("restore %s: %s", o.ID, w)
+		}
+	}()
 	if meta.Terminal && o.ConsoleSocket == "" && o.Console == nil {
 		return nil, errors.New("the checkpointed container has a terminal: restore needs --console-socket (or a foreground -t)")
 	}
@@ -244,6 +256,12 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	if err != nil {
 		return 0, nil, err
 	}
+	if have, err := criuVersion(sw); err == nil {
+		if err := checkCriuVersion(meta, have); err != nil {
+			sw.close()
+			return 0, nil, err
+		}
+	}
 	// CRIU itself joins the new cgroups, and cg_root tells it to restore
 	// the container's cgroup tree there instead of at the old paths.
 	criuPid := sw.cmd.Process.Pid
@@ -255,7 +273,11 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		sw.close()
 		return 0, nil, err
 	}
-	if opts.External, err = restoreExternals(meta.Externals, sp, cg); err != nil {
+	exts := meta.Externals
+	if meta.Foreign != "" {
+		exts = foreignExternals(sp, hostCgroupMounts())
+	}
+	if opts.External, err = restoreExternals(exts, sp, cg); err != nil {
 		sw.close()
 		return 0, nil, err
 	}

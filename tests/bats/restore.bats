@@ -134,3 +134,86 @@ poststart running $id2 $pid" "hooks run by restore"
 	restore_detached "$id2"
 	assert_equal "$(state_field "$id2" status)" running "status after the second restore"
 }
+
+# edit_meta JQ: rewrite the checkpoint's stasis.json.
+edit_meta() {
+	jq "$1" "$IMG/stasis.json" >"$IMG/stasis.json.new" && mv "$IMG/stasis.json.new" "$IMG/stasis.json"
+}
+
+@test "an image from another architecture or a newer CRIU is refused, naming both, and nothing is made" {
+	local id id2
+	id=$(new_id)
+	id2=$(new_id)
+	checkpointed "$id"
+	cp "$IMG/stasis.json" "$BATS_TEST_TMPDIR/stasis.json"
+	edit_meta '.arch = "riscv64"'
+	run restore_detached "$id2"
+	assert_failure
+	assert_output_contains "restore $id2: the checkpoint was made on riscv64 and this host is amd64"
+	assert_output_not_contains "full log:"
+	assert_no_container "$id2"
+
+	cp "$BATS_TEST_TMPDIR/stasis.json" "$IMG/stasis.json"
+	edit_meta '.criu_version = 990000'
+	run restore_detached "$id2"
+	assert_failure
+	assert_output_contains "the checkpoint was dumped by CRIU 99.0.0 and this host's CRIU is"
+	assert_output_contains "install CRIU 99.0.0 or newer"
+	assert_marked_gone
+	assert_no_container "$id2"
+
+	# the real metadata restores
+	cp "$BATS_TEST_TMPDIR/stasis.json" "$IMG/stasis.json"
+	restore_detached "$id2"
+	assert_equal "$(state_field "$id2" status)" running "status of the restore with the real metadata"
+}
+
+@test "another kernel, cgroup mode or config.json warns; full cgroup mode across cgroup modes is refused" {
+	local id id2
+	id=$(new_id)
+	id2=$(new_id)
+	checkpointed "$id"
+	edit_meta '.kernel = "5.10.0-old" | .cgroup_mode = "unified"'
+	run stasis restore -d --image-path "$IMG" --bundle "$BUNDLE" --manage-cgroups-mode full "$id2" </dev/null
+	assert_failure
+	assert_output_contains "--manage-cgroups-mode full: the checkpoint's cgroup properties were dumped on a unified cgroup host and this one is"
+	assert_no_container "$id2"
+
+	update_config '.annotations = {"changed": "yes"}'
+	restore_detached "$id2"
+	run container_err "$id2"
+	assert_output_contains "the checkpoint was made on kernel 5.10.0-old, this host runs $(uname -r)"
+	assert_output_contains "the checkpoint was made on a unified cgroup host"
+	assert_output_contains "the bundle's config.json differs from the checkpointed container's"
+	assert_equal "$(state_field "$id2" status)" running "status"
+}
+
+@test "an image without stasis metadata restores with a warning (runc's descriptors.json), or goes to CRIU (CRIU's images alone)" {
+	local id id2 id3
+	id=$(new_id)
+	id2=$(new_id)
+	checkpointed "$id"
+	rm "$IMG/stasis.json"
+	cp -a "$IMG" "$BATS_TEST_TMPDIR/img-copy"
+	restore_detached "$id2"
+	run container_err "$id2"
+	assert_output_contains "the checkpoint has no stasis metadata (runc's descriptors.json only)"
+	assert_equal "$(state_field "$id2" status)" running "status of the runc-style restore"
+	stasis kill "$id2" KILL
+	wait_for_status "$id2" stopped
+	stasis delete "$id2"
+
+	# Without descriptors.json nothing says which fds were the host's
+	# (here stdin, the host's /dev/null), so CRIU itself refuses; but the
+	# dir is taken for what it is, not as "not a checkpoint".
+	IMG=$BATS_TEST_TMPDIR/img-copy
+	rm "$IMG/descriptors.json"
+	id3=$(new_id)
+	run restore_detached "$id3"
+	assert_failure
+	assert_output_contains "the checkpoint has no stasis metadata (a CRIU image dir without descriptors.json)"
+	assert_output_contains "restore $id3: criu restore failed"
+	assert_output_not_contains "is not a checkpoint"
+	assert_marked_gone
+	assert_no_container "$id3"
+}
