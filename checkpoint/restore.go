@@ -289,12 +289,14 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	if meta.Terminal {
 		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console}
 	}
+	var initPid int
 	t := rpc.CriuReqType_RESTORE
 	resp, callErr := sw.call(&rpc.CriuReq{Type: &t, Opts: opts}, func(n notification) error {
 		// The namespaces exist, nothing is restored into them yet: the
 		// moment to give a network namespace CRIU left empty its lo.
 		// runc runs prestart and createRuntime here too.
 		if n.Script == "setup-namespaces" {
+			initPid = int(n.Pid)
 			if meta.LoopbackOnlyNet {
 				if err := loopbackUpIn(int(n.Pid)); err != nil {
 					return err
@@ -307,8 +309,13 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		// (full mode); as CRIU is in that cgroup too, FROZEN would
 		// freeze CRIU itself and the restore would never end. Every
 		// restored task is in place by now: CRIU goes back to ours.
-		if n.Script == "pre-resume" && cgroupmgr.DetectMode() != cgroupmgr.Unified && cg.Path("freezer") != "" {
-			return cgroupmgr.EnterOwn(criuPid, "freezer")
+		if n.Script == "pre-resume" {
+			if err := r.BeforeResume(initPid); err != nil {
+				return err
+			}
+			if cgroupmgr.DetectMode() != cgroupmgr.Unified && cg.Path("freezer") != "" {
+				return cgroupmgr.EnterOwn(criuPid, "freezer")
+			}
 		}
 		if n.Script == "orphan-pts-master" && n.Fd != nil {
 			defer n.Fd.Close()

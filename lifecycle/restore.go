@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/rootfs"
 	"github.com/stasis-oci/stasis/spec"
 )
 
@@ -25,6 +26,7 @@ import (
 //	run: CRIU restores into them       (the cgroup kill above)
 //	  at setup-namespaces: prestart,
 //	  createRuntime hooks
+//	  at pre-resume: root.readonly
 //	save state.json, the pid file
 //	poststart hooks                    (the cgroup kill above)
 //
@@ -82,6 +84,20 @@ func (r *Restoring) NamespacesReady(pid int) error {
 		return err
 	}
 	return runHooks("createRuntime", hs.CreateRuntime, state)
+}
+
+// BeforeResume finishes the container's mounts once CRIU restored every
+// task and before any runs again: CRIU restores into a writable root
+// and leaves it so, and root.readonly must hold from the first
+// instruction the restored processes run.
+func (r *Restoring) BeforeResume(initPid int) error {
+	if r.Spec.Root == nil || !r.Spec.Root.Readonly {
+		return nil
+	}
+	if initPid <= 0 {
+		return errors.New("criu named no restored init: cannot make its root read-only")
+	}
+	return rootfs.RemountRootReadonlyIn(initPid)
 }
 
 // RestoreFunc runs CRIU's restore into r and returns the restored init.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -158,6 +159,38 @@ func devReadonly(s *specs.Spec) error {
 		if err := remountPath("/dev", o.Flags|unix.MS_REMOUNT, o.ClearFlags); err != nil {
 			return fmt.Errorf("remount /dev read-only: %w", err)
 		}
+	}
+	return nil
+}
+
+// RemountRootReadonlyIn makes the root of pid's mount namespace read-only,
+// for a restored container whose spec wants root.readonly: CRIU restores
+// into a root that must stay writable while it works (it made the root
+// from a rw bind of the rootfs), and does not restore the root mount's
+// own flags. It runs on a thread of its own that joins the namespace and
+// is thrown away after, so nothing else of stasis ever runs there.
+func RemountRootReadonlyIn(pid int) error {
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: Go ends the thread with the goroutine.
+		runtime.LockOSThread()
+		errc <- func() error {
+			ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+			if err != nil {
+				return err
+			}
+			defer ns.Close()
+			if err := unix.Unshare(unix.CLONE_FS); err != nil {
+				return fmt.Errorf("unshare fs: %w", err)
+			}
+			if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNS); err != nil {
+				return fmt.Errorf("join the mount namespace of %d: %w", pid, err)
+			}
+			return bindRemountRO("/")
+		}()
+	}()
+	if err := <-errc; err != nil {
+		return fmt.Errorf("make the restored root read-only: %w", err)
 	}
 	return nil
 }

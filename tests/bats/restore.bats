@@ -11,7 +11,9 @@
 # only the init). Checkpoint metadata is checked before anything is made:
 # an image dumped on another architecture or by a newer CRIU is refused,
 # one from another kernel or cgroup mode warns, one without stasis's
-# metadata (runc's or CRIU's own) restores with a warning.
+# metadata (runc's descriptors.json) restores with a warning, and CRIU's
+# images alone go to CRIU. root.readonly holds after a restore (CRIU
+# restores into a writable root and leaves it so).
 
 load helpers
 
@@ -216,4 +218,28 @@ edit_meta() {
 	assert_output_not_contains "is not a checkpoint"
 	assert_marked_gone
 	assert_no_container "$id3"
+}
+
+@test "root.readonly holds after restore; a writable root stays writable" {
+	local ro id id2
+	for ro in true false; do
+		update_config '.root.readonly = ($ro == "true")' --arg ro "$ro"
+		id=$(new_id)
+		id2=$(new_id)
+		rm -rf "$IMG"
+		checkpointed "$id"
+		restore_detached "$id2"
+		run stasis exec "$id2" sh -c 'touch /written 2>&1; echo rc=$?'
+		if [ "$ro" = true ]; then
+			assert_output_contains "Read-only file system"
+			assert_output_contains "rc=1"
+			[ ! -e "$ROOTFS/written" ] || fail "the restored container wrote to its read-only root"
+		else
+			assert_output_contains "rc=0"
+			[ -e "$ROOTFS/written" ] || fail "the restored container could not write to its writable root"
+		fi
+		stasis kill "$id2" KILL
+		wait_for_status "$id2" stopped
+		stasis delete "$id2"
+	done
 }
