@@ -14,7 +14,6 @@ import (
 var crFlags = []cli.Flag{
 	&cli.StringFlag{Name: "image-path", Value: "", Usage: "directory for the CRIU images (default: ./checkpoint)"},
 	&cli.StringFlag{Name: "work-path", Usage: "directory for CRIU's logs and work files (default: the image path)"},
-	&cli.StringFlag{Name: "parent-path", Usage: "previous (pre-)dump, relative to the image path"},
 	&cli.BoolFlag{Name: "tcp-established", Usage: "checkpoint/restore established TCP connections"},
 	&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow unix sockets connected outside the container"},
 	&cli.BoolFlag{Name: "shell-job", Usage: "the container was started from a shell with its terminal"},
@@ -30,6 +29,7 @@ var checkpointCommand = &cli.Command{
 	Usage:     "freeze a running container to CRIU images",
 	ArgsUsage: "<container-id>",
 	Flags: append([]cli.Flag{
+		&cli.StringFlag{Name: "parent-path", Usage: "previous (pre-)dump, relative to the image path"},
 		&cli.BoolFlag{Name: "leave-running", Usage: "keep the container running after the checkpoint"},
 		&cli.BoolFlag{Name: "tcp-skip-in-flight", Usage: "skip half-open TCP connections"},
 		&cli.BoolFlag{Name: "link-remap", Usage: "allow deleted-but-open files (link remapping)"},
@@ -84,6 +84,7 @@ var restoreCommand = &cli.Command{
 		&cli.StringFlag{Name: "pid-file", Usage: "write the restored init's pid to this file (atomically: a symlink at the name is replaced)"},
 		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the restored pty master"},
 		&cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for compatibility (containerd sends -no-subreaper)"},
+		&cli.StringFlag{Name: "parent-path", Usage: "accepted for compatibility (containerd may send it): CRIU finds a parent dump through the images' own parent link"},
 		&cli.BoolFlag{Name: "no-pivot", Usage: "accepted for compatibility"},
 		&cli.BoolFlag{Name: "tcp-close", Usage: "restore TCP connections closed"},
 		&cli.StringFlag{Name: "lsm-profile", Usage: "LSM profile TYPE:NAME for the restored processes"},
@@ -143,15 +144,17 @@ var restoreCommand = &cli.Command{
 // ask of checkpoint.Checkpoint and DryRun. --dry-run and --format are the
 // Action's own. TestEveryCheckpointFlagReachesItsOption holds each flag
 // to its field.
-func checkpointOptions(c *cli.Context) *checkpoint.Options {
-	o := crOptions(c)
-	o.LeaveRunning = c.Bool("leave-running")
-	o.TCPSkipInFlight = c.Bool("tcp-skip-in-flight")
-	o.LinkRemap = c.Bool("link-remap")
-	o.StatusFd = c.Int("status-fd")
-	o.PageServer = c.String("page-server")
-	o.PreDump = c.Bool("pre-dump")
-	return o
+func checkpointOptions(c *cli.Context) *checkpoint.CheckpointOptions {
+	return &checkpoint.CheckpointOptions{
+		Common:          crOptions(c),
+		ParentPath:      c.String("parent-path"),
+		LeaveRunning:    c.Bool("leave-running"),
+		TCPSkipInFlight: c.Bool("tcp-skip-in-flight"),
+		LinkRemap:       c.Bool("link-remap"),
+		StatusFd:        c.Int("status-fd"),
+		PageServer:      c.String("page-server"),
+		PreDump:         c.Bool("pre-dump"),
+	}
 }
 
 // restoreOptions is what restore's flags and its container id ask of
@@ -159,28 +162,27 @@ func checkpointOptions(c *cli.Context) *checkpoint.Options {
 // restore's tty proxy), and --detach is the Action's own.
 // TestEveryRestoreFlagReachesItsOption holds each flag to its field.
 func restoreOptions(c *cli.Context) *checkpoint.RestoreOptions {
-	o := &checkpoint.RestoreOptions{
-		Options:       *crOptions(c),
-		ID:            c.Args().First(),
-		Bundle:        c.String("bundle"),
-		PidFile:       c.String("pid-file"),
-		ConsoleSocket: c.String("console-socket"),
-		NoPivot:       c.Bool("no-pivot"),
-		NoRemount:     c.Bool("no-remount"),
+	return &checkpoint.RestoreOptions{
+		Common:          crOptions(c),
+		ID:              c.Args().First(),
+		Bundle:          c.String("bundle"),
+		PidFile:         c.String("pid-file"),
+		ConsoleSocket:   c.String("console-socket"),
+		NoPivot:         c.Bool("no-pivot"),
+		NoRemount:       c.Bool("no-remount"),
+		TCPClose:        c.Bool("tcp-close"),
+		LsmProfile:      c.String("lsm-profile"),
+		LsmMountContext: c.String("lsm-mount-context"),
 	}
-	o.TCPClose = c.Bool("tcp-close")
-	o.LsmProfile = c.String("lsm-profile")
-	o.LsmMountContext = c.String("lsm-mount-context")
-	return o
 }
 
-func crOptions(c *cli.Context) *checkpoint.Options {
-	return &checkpoint.Options{
+// crOptions are the flags both directions share (crFlags).
+func crOptions(c *cli.Context) checkpoint.Common {
+	return checkpoint.Common{
 		CriuPath:       c.String("criu"),
 		StasisVersion:  version,
 		ImagePath:      c.String("image-path"),
 		WorkPath:       c.String("work-path"),
-		ParentPath:     c.String("parent-path"),
 		TCPEstablished: c.Bool("tcp-established"),
 		ExtUnixSk:      c.Bool("ext-unix-sk"),
 		ShellJob:       c.Bool("shell-job"),
@@ -189,6 +191,5 @@ func crOptions(c *cli.Context) *checkpoint.Options {
 		AutoDedup:      c.Bool("auto-dedup"),
 		ManageCgroups:  c.String("manage-cgroups-mode"),
 		EmptyNs:        c.StringSlice("empty-ns"),
-		StatusFd:       -1,
 	}
 }

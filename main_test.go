@@ -216,7 +216,11 @@ func checkFlagTable[T any](t *testing.T, table *flagTable[T]) {
 			if why == "" {
 				t.Fatalf("flag %q is not an option, but says not why", name)
 			}
-			got := parseOptions(t, table, nil, []string{"--" + name})
+			args := []string{"--" + name}
+			if f := flagNamed(table.command, name); f != nil && !isBoolFlag(f) {
+				args = append(args, "x")
+			}
+			got := parseOptions(t, table, nil, args)
 			for _, d := range diffFields(reflect.ValueOf(*got), defaults, "") {
 				t.Errorf("--%s (%s) changed an option: %s", name, why, d)
 			}
@@ -254,12 +258,11 @@ func checkFlagTable[T any](t *testing.T, table *flagTable[T]) {
 }
 
 // The flags both commands share, as rows for either options struct.
-func crFlagRows[T any](opts func(*T) *checkpoint.Options) []flagRow[T] {
+func crFlagRows[T any](opts func(*T) *checkpoint.Common) []flagRow[T] {
 	return []flagRow[T]{
 		{flag: "criu", global: true, args: []string{"--criu", "/opt/criu"}, set: func(o *T) { opts(o).CriuPath = "/opt/criu" }},
 		{flag: "image-path", args: []string{"--image-path", "/img"}, set: func(o *T) { opts(o).ImagePath = "/img" }},
 		{flag: "work-path", args: []string{"--work-path", "/work"}, set: func(o *T) { opts(o).WorkPath = "/work" }},
-		{flag: "parent-path", args: []string{"--parent-path", "../pre"}, set: func(o *T) { opts(o).ParentPath = "../pre" }},
 		{flag: "tcp-established", args: []string{"--tcp-established"}, set: func(o *T) { opts(o).TCPEstablished = true }},
 		{flag: "ext-unix-sk", args: []string{"--ext-unix-sk"}, set: func(o *T) { opts(o).ExtUnixSk = true }},
 		{flag: "shell-job", args: []string{"--shell-job"}, set: func(o *T) { opts(o).ShellJob = true }},
@@ -271,33 +274,33 @@ func crFlagRows[T any](opts func(*T) *checkpoint.Options) []flagRow[T] {
 	}
 }
 
-// Every flag checkpoint parses reaches its field in checkpoint.Options
-// (and none is dropped on the way, as restore's --no-remount once was).
+// Every flag checkpoint parses reaches its field in
+// checkpoint.CheckpointOptions (and none is dropped on the way, as
+// restore's --no-remount once was).
 func TestEveryCheckpointFlagReachesItsOption(t *testing.T) {
-	rows := crFlagRows(func(o *checkpoint.Options) *checkpoint.Options { return o })
-	rows = append(rows, []flagRow[checkpoint.Options]{
-		{flag: "leave-running", args: []string{"--leave-running"}, set: func(o *checkpoint.Options) { o.LeaveRunning = true }},
-		{flag: "tcp-skip-in-flight", args: []string{"--tcp-skip-in-flight"}, set: func(o *checkpoint.Options) { o.TCPSkipInFlight = true }},
-		{flag: "link-remap", args: []string{"--link-remap"}, set: func(o *checkpoint.Options) { o.LinkRemap = true }},
-		{flag: "status-fd", args: []string{"--status-fd", "7"}, set: func(o *checkpoint.Options) { o.StatusFd = 7 }},
-		{flag: "page-server", args: []string{"--page-server", "10.0.0.1:27"}, set: func(o *checkpoint.Options) { o.PageServer = "10.0.0.1:27" }},
-		{flag: "pre-dump", args: []string{"--pre-dump"}, set: func(o *checkpoint.Options) { o.PreDump = true }},
+	type C = checkpoint.CheckpointOptions
+	rows := crFlagRows(func(o *C) *checkpoint.Common { return &o.Common })
+	rows = append(rows, []flagRow[C]{
+		{flag: "parent-path", args: []string{"--parent-path", "../pre"}, set: func(o *C) { o.ParentPath = "../pre" }},
+		{flag: "leave-running", args: []string{"--leave-running"}, set: func(o *C) { o.LeaveRunning = true }},
+		{flag: "tcp-skip-in-flight", args: []string{"--tcp-skip-in-flight"}, set: func(o *C) { o.TCPSkipInFlight = true }},
+		{flag: "link-remap", args: []string{"--link-remap"}, set: func(o *C) { o.LinkRemap = true }},
+		{flag: "status-fd", args: []string{"--status-fd", "7"}, set: func(o *C) { o.StatusFd = 7 }},
+		{flag: "page-server", args: []string{"--page-server", "10.0.0.1:27"}, set: func(o *C) { o.PageServer = "10.0.0.1:27" }},
+		{flag: "pre-dump", args: []string{"--pre-dump"}, set: func(o *C) { o.PreDump = true }},
 	}...)
-	checkFlagTable(t, &flagTable[checkpoint.Options]{
+	checkFlagTable(t, &flagTable[C]{
 		command:  "checkpoint",
 		build:    checkpointOptions,
 		id:       "ct",
-		defaults: checkpoint.Options{CriuPath: "criu", StasisVersion: version, StatusFd: -1},
+		defaults: C{Common: checkpoint.Common{CriuPath: "criu", StasisVersion: version}, StatusFd: -1},
 		rows:     rows,
 		notOptions: map[string]string{
 			"dry-run": "the Action calls checkpoint.DryRun instead of Checkpoint",
 			"format":  "how the Action prints the dry-run's plan",
 		},
 		unflagged: map[string]string{
-			"StasisVersion":   "stasis's own version, recorded in the images",
-			"TCPClose":        "restore's --tcp-close",
-			"LsmProfile":      "restore's --lsm-profile",
-			"LsmMountContext": "restore's --lsm-mount-context",
+			"Common.StasisVersion": "stasis's own version, recorded in the images",
 		},
 	})
 }
@@ -305,7 +308,7 @@ func TestEveryCheckpointFlagReachesItsOption(t *testing.T) {
 // Every flag restore parses reaches its field in checkpoint.RestoreOptions.
 func TestEveryRestoreFlagReachesItsOption(t *testing.T) {
 	type R = checkpoint.RestoreOptions
-	rows := crFlagRows(func(o *R) *checkpoint.Options { return &o.Options })
+	rows := crFlagRows(func(o *R) *checkpoint.Common { return &o.Common })
 	rows = append(rows, []flagRow[R]{
 		{flag: "bundle", args: []string{"--bundle", "/b"}, set: func(o *R) { o.Bundle = "/b" }},
 		{flag: "pid-file", args: []string{"--pid-file", "/p.pid"}, set: func(o *R) { o.PidFile = "/p.pid" }},
@@ -321,24 +324,19 @@ func TestEveryRestoreFlagReachesItsOption(t *testing.T) {
 		build:   restoreOptions,
 		id:      "newct",
 		defaults: R{
-			Options: checkpoint.Options{CriuPath: "criu", StasisVersion: version, StatusFd: -1},
-			ID:      "newct", Bundle: ".",
+			Common: checkpoint.Common{CriuPath: "criu", StasisVersion: version},
+			ID:     "newct", Bundle: ".",
 		},
 		rows: rows,
 		notOptions: map[string]string{
 			"detach":       "the Action returns instead of waiting for the restored container",
 			"no-subreaper": "accepted for compatibility (containerd sends it); the restored init is always our child",
+			"parent-path":  "accepted for compatibility (containerd may send it); CRIU follows the images' parent link itself",
 		},
 		unflagged: map[string]string{
-			"Options.StasisVersion":   "stasis's own version",
-			"Options.LeaveRunning":    "checkpoint's --leave-running",
-			"Options.TCPSkipInFlight": "checkpoint's --tcp-skip-in-flight",
-			"Options.LinkRemap":       "checkpoint's --link-remap",
-			"Options.PreDump":         "checkpoint's --pre-dump",
-			"Options.StatusFd":        "checkpoint's --status-fd",
-			"Options.PageServer":      "checkpoint's --page-server",
-			"ID":                      "the positional container id",
-			"Console":                 "set by the Action: a foreground restore's tty proxy",
+			"Common.StasisVersion": "stasis's own version",
+			"ID":                   "the positional container id",
+			"Console":              "set by the Action: a foreground restore's tty proxy",
 		},
 	})
 }
@@ -382,4 +380,26 @@ func TestEveryIDCommand(t *testing.T) {
 	if n != 14 {
 		t.Errorf("%d commands take a container id, want 14", n)
 	}
+}
+
+// flagNamed is command's flag called name, or nil.
+func flagNamed(command, name string) cli.Flag {
+	for _, cmd := range newApp().Commands {
+		if cmd.Name != command {
+			continue
+		}
+		for _, f := range cmd.Flags {
+			for _, n := range f.Names() {
+				if n == name {
+					return f
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func isBoolFlag(f cli.Flag) bool {
+	_, ok := f.(*cli.BoolFlag)
+	return ok
 }

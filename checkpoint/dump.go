@@ -38,13 +38,13 @@ func ms(us uint32) float64 { return float64(us) / 1000 }
 // Checkpoint freezes container id into CRIU images at o.ImagePath. Unless
 // it leaves the container running (or only pre-dumps), the container is
 // then gone, its resources released, as runc does.
-func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats, err error) {
+func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats *DumpStats, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("checkpoint %s: %w", id, err)
 		}
 	}()
-	if err := o.check(false, "/sys"); err != nil {
+	if err := o.check(); err != nil {
 		return nil, err
 	}
 	c, err := checkpointable(store, id)
@@ -55,16 +55,24 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 	st := c.State()
 	sp := st.Config
 
-	imageDir, workDir, err := openDirs(o)
+	imageDir, workDir, err := openDirs(&o.Common)
 	if err != nil {
 		return nil, err
 	}
 	defer imageDir.Close()
 	defer workDir.Close()
 
-	opts, err := baseOpts(o, imageDir, workDir, "dump.log", st.Rootfs)
+	opts, err := baseOpts(&o.Common, imageDir, workDir, "dump.log", st.Rootfs)
 	if err != nil {
 		return nil, err
+	}
+	opts.LinkRemap = proto.Bool(o.LinkRemap)
+	if o.PageServer != "" {
+		addr, p, err := pageServer(o.PageServer)
+		if err != nil {
+			return nil, err
+		}
+		opts.Ps = &rpc.CriuPageServerInfo{Address: proto.String(addr), Port: proto.Int32(p)}
 	}
 	opts.Pid = proto.Int32(int32(st.Pid))
 	opts.LeaveRunning = proto.Bool(o.LeaveRunning || o.PreDump)
@@ -224,8 +232,8 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 
 // DryRun works out what checkpointing container id would do, without
 // freezing it (`checkpoint --dry-run`).
-func DryRun(store *lifecycle.Store, id string, o *Options) (*Plan, error) {
-	if err := o.check(false, "/sys"); err != nil {
+func DryRun(store *lifecycle.Store, id string, o *CheckpointOptions) (*Plan, error) {
+	if err := o.check(); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", id, err)
 	}
 	c, err := checkpointable(store, id)
@@ -255,7 +263,7 @@ func checkpointable(store *lifecycle.Store, id string) (*lifecycle.Container, er
 	}
 }
 
-func planFor(c *lifecycle.Container, o *Options) (*Plan, error) {
+func planFor(c *lifecycle.Container, o *CheckpointOptions) (*Plan, error) {
 	st := c.State()
 	mounts, err := containerMounts(st.Pid)
 	if err != nil {
@@ -282,7 +290,7 @@ func planFor(c *lifecycle.Container, o *Options) (*Plan, error) {
 
 // openDirs creates and opens the image and work dirs; CRIU reaches them
 // through our fds (/proc/<our pid>/fd/N), not by path.
-func openDirs(o *Options) (image, work *os.File, err error) {
+func openDirs(o *Common) (image, work *os.File, err error) {
 	if err := resolveDirs(o); err != nil {
 		return nil, nil, err
 	}
@@ -337,7 +345,7 @@ func criuVersion(sw *swrk) (int, error) {
 
 // resolveDirs applies the defaults (./checkpoint; work dir = image dir)
 // and makes both paths absolute.
-func resolveDirs(o *Options) (err error) {
+func resolveDirs(o *Common) (err error) {
 	if o.ImagePath == "" {
 		o.ImagePath = "checkpoint"
 	}

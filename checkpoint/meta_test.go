@@ -74,7 +74,7 @@ func TestRestoreRefusesBadMetadataPaths(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(img, metaFile), mustJSON(t, m), 0o600))
 		root := filepath.Join(dir, "state")
 		_, err := Restore(&lifecycle.Store{Root: root}, &RestoreOptions{
-			Options: Options{ImagePath: img, CriuPath: "/nonexistent/criu", StatusFd: -1}, ID: "ct2", Bundle: bundle,
+			Common: Common{ImagePath: img, CriuPath: "/nonexistent/criu"}, ID: "ct2", Bundle: bundle,
 		})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), filepath.Join(img, metaFile)) {
 			t.Errorf("%s: restore error %v, want %q in %s", tc.name, err, tc.want, filepath.Join(img, metaFile))

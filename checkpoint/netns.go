@@ -23,7 +23,7 @@ const capNetAdmin = 12
 // what a new one with lo up is, so CRIU need not dump it (it runs ip and
 // iptables tools both ways, ~25 ms each) nor lock it (nothing outside can
 // reach it), and restore brings lo up itself.
-func loopbackOnlyNet(sp *specs.Spec, pids []int, o *Options, procRoot string) bool {
+func loopbackOnlyNet(sp *specs.Spec, pids []int, o *Common, procRoot string) bool {
 	if o.TCPEstablished || len(o.EmptyNs) > 0 || sp.Linux == nil {
 		return false
 	}

@@ -13,31 +13,35 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Options are the flags of checkpoint and restore (runc's names).
-type Options struct {
+// Common are the flags checkpoint and restore both have (runc's names);
+// CheckpointOptions and RestoreOptions (restore.go) add each one's own,
+// so a flag of one direction cannot reach the other's code.
+type Common struct {
 	CriuPath      string
 	StasisVersion string
 	ImagePath     string
 	WorkPath      string
-	ParentPath    string
 
+	TCPEstablished bool
+	ExtUnixSk      bool
+	ShellJob       bool
+	LazyPages      bool
+	FileLocks      bool
+	AutoDedup      bool
+	ManageCgroups  string // soft (default), full, strict, ignore
+	EmptyNs        []string
+}
+
+// CheckpointOptions are checkpoint's flags.
+type CheckpointOptions struct {
+	Common
+	ParentPath      string
 	LeaveRunning    bool
-	TCPEstablished  bool
 	TCPSkipInFlight bool
-	TCPClose        bool
 	LinkRemap       bool
-	ExtUnixSk       bool
-	ShellJob        bool
-	LazyPages       bool
-	FileLocks       bool
 	PreDump         bool
-	AutoDedup       bool
 	StatusFd        int // -1: none
 	PageServer      string
-	ManageCgroups   string // soft (default), full, strict, ignore
-	EmptyNs         []string
-	LsmProfile      string
-	LsmMountContext string
 }
 
 var cgModes = map[string]rpc.CriuCgMode{
@@ -53,10 +57,8 @@ var emptyNsFlags = map[string]uint32{
 }
 
 // check refuses, before anything is created or frozen, the flags that
-// cannot work: an unknown cgroup mode, namespace or page server address,
-// and for a restore --manage-cgroups-mode strict and an LSM flag for a
-// security module this host does not run (sysRoot: "/sys").
-func (o *Options) check(restore bool, sysRoot string) error {
+// cannot work in either direction: an unknown cgroup mode or namespace.
+func (o *Common) check() error {
 	if _, ok := cgModes[o.ManageCgroups]; !ok {
 		return fmt.Errorf("--manage-cgroups-mode %q: use soft, full, strict or ignore", o.ManageCgroups)
 	}
@@ -65,13 +67,27 @@ func (o *Options) check(restore bool, sysRoot string) error {
 			return fmt.Errorf("--empty-ns %q: only network is supported", ns)
 		}
 	}
+	return nil
+}
+
+// check adds checkpoint's own: a page server address that is none.
+func (o *CheckpointOptions) check() error {
+	if err := o.Common.check(); err != nil {
+		return err
+	}
 	if o.PageServer != "" {
 		if _, _, err := pageServer(o.PageServer); err != nil {
 			return err
 		}
 	}
-	if !restore {
-		return nil
+	return nil
+}
+
+// check adds restore's own: --manage-cgroups-mode strict, and an LSM
+// flag for a security module this host does not run (sysRoot: "/sys").
+func (o *RestoreOptions) check(sysRoot string) error {
+	if err := o.Common.check(); err != nil {
+		return err
 	}
 	if o.ManageCgroups == "strict" {
 		// CRIU's strict mode aborts on a cgroup that exists ("Abort
@@ -134,7 +150,7 @@ func pageServer(s string) (string, int32, error) {
 }
 
 // baseOpts are the CRIU options both directions share.
-func baseOpts(o *Options, imageDir, workDir *os.File, logFile string, rootfs string) (*rpc.CriuOpts, error) {
+func baseOpts(o *Common, imageDir, workDir *os.File, logFile string, rootfs string) (*rpc.CriuOpts, error) {
 	mode, ok := cgModes[o.ManageCgroups]
 	if !ok {
 		return nil, fmt.Errorf("--manage-cgroups-mode %q: use soft, full, strict or ignore", o.ManageCgroups)
@@ -151,7 +167,6 @@ func baseOpts(o *Options, imageDir, workDir *os.File, logFile string, rootfs str
 		ExtUnixSk:         proto.Bool(o.ExtUnixSk),
 		TcpEstablished:    proto.Bool(o.TCPEstablished),
 		FileLocks:         proto.Bool(o.FileLocks),
-		LinkRemap:         proto.Bool(o.LinkRemap),
 		AutoDedup:         proto.Bool(o.AutoDedup),
 		LazyPages:         proto.Bool(o.LazyPages),
 		// /dev/null and /dev/zero may differ between hosts (and devices
@@ -168,13 +183,6 @@ func baseOpts(o *Options, imageDir, workDir *os.File, logFile string, rootfs str
 	}
 	if empty != 0 {
 		opts.EmptyNs = proto.Uint32(empty)
-	}
-	if o.PageServer != "" {
-		addr, p, err := pageServer(o.PageServer)
-		if err != nil {
-			return nil, err
-		}
-		opts.Ps = &rpc.CriuPageServerInfo{Address: proto.String(addr), Port: proto.Int32(p)}
 	}
 	return opts, nil
 }

@@ -80,7 +80,7 @@ func TestRestoreExternalsUseTheNewBundleAndCgroups(t *testing.T) {
 func TestBaseOpts(t *testing.T) {
 	img, _ := os.Open(t.TempDir())
 	defer img.Close()
-	o := &Options{ManageCgroups: "strict", EmptyNs: []string{"network"}, PageServer: "127.0.0.1:9000", TCPEstablished: true}
+	o := &Common{ManageCgroups: "strict", EmptyNs: []string{"network"}, TCPEstablished: true}
 	opts, err := baseOpts(o, img, img, "dump.log", "/r")
 	if err != nil {
 		t.Fatal(err)
@@ -88,13 +88,13 @@ func TestBaseOpts(t *testing.T) {
 	if opts.GetManageCgroupsMode() != rpc.CriuCgMode_STRICT || !opts.GetManageCgroups() {
 		t.Errorf("cgroup mode %v", opts.GetManageCgroupsMode())
 	}
-	if opts.GetEmptyNs() == 0 || opts.GetPs().GetPort() != 9000 || opts.GetPs().GetAddress() != "127.0.0.1" {
-		t.Errorf("empty-ns %#x page server %v", opts.GetEmptyNs(), opts.GetPs())
+	if opts.GetEmptyNs() == 0 {
+		t.Errorf("empty-ns %#x", opts.GetEmptyNs())
 	}
 	if !opts.GetTcpEstablished() || opts.GetRoot() != "/r" || opts.GetLogFile() != "dump.log" || opts.GetImagesDirFd() != int32(img.Fd()) {
 		t.Errorf("opts %v", opts)
 	}
-	for _, bad := range []*Options{{ManageCgroups: "maybe"}, {EmptyNs: []string{"pid"}}, {PageServer: "nope"}} {
+	for _, bad := range []*Common{{ManageCgroups: "maybe"}, {EmptyNs: []string{"pid"}}} {
 		if _, err := baseOpts(bad, img, img, "x", "/"); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
@@ -165,36 +165,39 @@ func TestOptionsCheck(t *testing.T) {
 	selinux := t.TempDir()
 	os.MkdirAll(filepath.Join(selinux, "fs/selinux"), 0o755)
 	os.WriteFile(filepath.Join(selinux, "fs/selinux/enforce"), []byte("1"), 0o644)
-	for _, c := range []struct {
-		o       Options
-		restore bool
-		sys     string
-		want    string // "" for accepted
+	cp := func(o CheckpointOptions) func(string) error { return func(string) error { return o.check() } }
+	rs := func(o RestoreOptions) func(string) error { return o.check }
+	for i, c := range []struct {
+		check func(sys string) error
+		sys   string
+		want  string // "" for accepted
 	}{
-		{Options{}, false, noLSM, ""},
-		{Options{ManageCgroups: "full"}, true, noLSM, ""},
-		{Options{ManageCgroups: "maybe"}, false, noLSM, `--manage-cgroups-mode "maybe"`},
-		{Options{EmptyNs: []string{"pid"}}, false, noLSM, `--empty-ns "pid"`},
-		{Options{PageServer: "nope"}, false, noLSM, `--page-server "nope"`},
+		{cp(CheckpointOptions{}), noLSM, ""},
+		{rs(RestoreOptions{Common: Common{ManageCgroups: "full"}}), noLSM, ""},
+		{cp(CheckpointOptions{Common: Common{ManageCgroups: "maybe"}}), noLSM, `--manage-cgroups-mode "maybe"`},
+		{rs(RestoreOptions{Common: Common{ManageCgroups: "maybe"}}), noLSM, `--manage-cgroups-mode "maybe"`},
+		{cp(CheckpointOptions{Common: Common{EmptyNs: []string{"pid"}}}), noLSM, `--empty-ns "pid"`},
+		{cp(CheckpointOptions{PageServer: "nope"}), noLSM, `--page-server "nope"`},
+		{cp(CheckpointOptions{PageServer: "127.0.0.1:9000"}), noLSM, ""},
 		// strict dumps as full does; it cannot restore into stasis's cgroups
-		{Options{ManageCgroups: "strict"}, false, noLSM, ""},
-		{Options{ManageCgroups: "strict"}, true, noLSM, "--manage-cgroups-mode strict"},
-		{Options{LsmProfile: "apparmor:p"}, true, noLSM, `--lsm-profile "apparmor:p": this host does not run apparmor`},
-		{Options{LsmProfile: "apparmor:p"}, true, apparmor, ""},
-		{Options{LsmProfile: "selinux:c"}, true, apparmor, `this host does not run selinux (its security module: apparmor)`},
-		{Options{LsmProfile: "selinux:c"}, true, selinux, ""},
-		{Options{LsmProfile: "none:"}, true, noLSM, ""},
-		{Options{LsmProfile: "smack:x"}, true, noLSM, `unknown security module "smack"`},
-		{Options{LsmProfile: "apparmor"}, true, apparmor, "want TYPE:NAME"},
-		{Options{LsmMountContext: "system_u:object_r:x:s0"}, true, noLSM, `--lsm-mount-context "system_u:object_r:x:s0": a SELinux mount context, but this host does not run SELinux`},
-		{Options{LsmMountContext: "system_u:object_r:x:s0"}, true, selinux, ""},
+		{cp(CheckpointOptions{Common: Common{ManageCgroups: "strict"}}), noLSM, ""},
+		{rs(RestoreOptions{Common: Common{ManageCgroups: "strict"}}), noLSM, "--manage-cgroups-mode strict"},
+		{rs(RestoreOptions{LsmProfile: "apparmor:p"}), noLSM, `--lsm-profile "apparmor:p": this host does not run apparmor`},
+		{rs(RestoreOptions{LsmProfile: "apparmor:p"}), apparmor, ""},
+		{rs(RestoreOptions{LsmProfile: "selinux:c"}), apparmor, `this host does not run selinux (its security module: apparmor)`},
+		{rs(RestoreOptions{LsmProfile: "selinux:c"}), selinux, ""},
+		{rs(RestoreOptions{LsmProfile: "none:"}), noLSM, ""},
+		{rs(RestoreOptions{LsmProfile: "smack:x"}), noLSM, `unknown security module "smack"`},
+		{rs(RestoreOptions{LsmProfile: "apparmor"}), apparmor, "want TYPE:NAME"},
+		{rs(RestoreOptions{LsmMountContext: "system_u:object_r:x:s0"}), noLSM, `--lsm-mount-context "system_u:object_r:x:s0": a SELinux mount context, but this host does not run SELinux`},
+		{rs(RestoreOptions{LsmMountContext: "system_u:object_r:x:s0"}), selinux, ""},
 	} {
-		err := c.o.check(c.restore, c.sys)
+		err := c.check(c.sys)
 		switch {
 		case c.want == "" && err != nil:
-			t.Errorf("%+v (restore %v): refused: %v", c.o, c.restore, err)
+			t.Errorf("case %d: refused: %v", i, err)
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%+v (restore %v): error %v, want it to say %q", c.o, c.restore, err, c.want)
+			t.Errorf("case %d: error %v, want it to say %q", i, err, c.want)
 		}
 	}
 }
@@ -202,15 +205,15 @@ func TestOptionsCheck(t *testing.T) {
 func TestCgroupModeForAnIgnoreCheckpoint(t *testing.T) {
 	ign := &Metadata{ManageCgroups: "ignore"}
 	for _, mode := range []string{"", "ignore"} {
-		o := &Options{ManageCgroups: mode}
+		o := &Common{ManageCgroups: mode}
 		if err := cgroupModeFor(ign, o); err != nil || o.ManageCgroups != "ignore" {
 			t.Errorf("ignore checkpoint, restore mode %q: %v, mode %q", mode, err, o.ManageCgroups)
 		}
 	}
-	if err := cgroupModeFor(ign, &Options{ManageCgroups: "full"}); err == nil || !strings.Contains(err.Error(), "made with --manage-cgroups-mode ignore") {
+	if err := cgroupModeFor(ign, &Common{ManageCgroups: "full"}); err == nil || !strings.Contains(err.Error(), "made with --manage-cgroups-mode ignore") {
 		t.Errorf("ignore checkpoint restored with full: %v", err)
 	}
-	o := &Options{}
+	o := &Common{}
 	if err := cgroupModeFor(&Metadata{}, o); err != nil || o.ManageCgroups != "" {
 		t.Errorf("soft checkpoint: %v, mode %q", err, o.ManageCgroups)
 	}

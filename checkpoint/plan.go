@@ -56,7 +56,7 @@ type planInput struct {
 	pids     []int
 	mounts   []*mountinfo.Info
 	union    *aufs.Union
-	opts     *Options
+	opts     *CheckpointOptions
 	procRoot string
 	// unixPeers is the sock_diag view of the container's netns (nil when
 	// it could not be read: no unix socket check then).
@@ -66,7 +66,7 @@ type planInput struct {
 
 func makePlan(in planInput) (*Plan, error) {
 	p := &Plan{ID: in.id, Rootfs: in.rootfs, Union: in.union,
-		LoopbackOnlyNet: loopbackOnlyNet(in.spec, in.pids, in.opts, in.procRoot)}
+		LoopbackOnlyNet: loopbackOnlyNet(in.spec, in.pids, &in.opts.Common, in.procRoot)}
 	p.Externals = externalsOf(in.spec, in.rootfs, in.mounts)
 	stdio, extFiles, err := stdio(in.procRoot, in.initPid, in.mounts)
 	if err != nil {

@@ -80,7 +80,7 @@ func TestPlanTranslatesAUFSBranchesAndFindsBlockers(t *testing.T) {
 		{ID: 21, Mountpoint: "/tmp", FSType: "tmpfs", Root: "/"},
 	}
 	in := planInput{id: "ct1", rootfs: rootfs, spec: &specs.Spec{}, initPid: 100, pids: []int{100},
-		mounts: mounts, union: union, opts: &Options{}, procRoot: proc}
+		mounts: mounts, union: union, opts: &CheckpointOptions{}, procRoot: proc}
 	plan, err := makePlan(in)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestPlanTranslatesAUFSBranchesAndFindsBlockers(t *testing.T) {
 	}
 
 	// The user's flags clear what they allow.
-	in.opts = &Options{ShellJob: true}
+	in.opts = &CheckpointOptions{Common: Common{ShellJob: true}}
 	plan, _ = makePlan(in)
 	if anyContains(plan.Blockers, "--shell-job") {
 		t.Errorf("--shell-job given, still blocked: %v", plan.Blockers)
@@ -138,7 +138,7 @@ func TestPlanDeletedRootfsFileNeedsLinkRemap(t *testing.T) {
 	p.fd("2", "pipe:[3]", "0")
 	p.mapFile("1000-2000", "/usr/lib/old.so (deleted)")
 	in := planInput{id: "ct", rootfs: rootfs, spec: &specs.Spec{}, initPid: 7, pids: []int{7},
-		mounts: []*mountinfo.Info{{ID: 1, Mountpoint: "/"}}, opts: &Options{}, procRoot: proc}
+		mounts: []*mountinfo.Info{{ID: 1, Mountpoint: "/"}}, opts: &CheckpointOptions{}, procRoot: proc}
 	plan, err := makePlan(in)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func TestPlanDeletedRootfsFileNeedsLinkRemap(t *testing.T) {
 	if !anyContains(plan.Blockers, "--link-remap") {
 		t.Fatalf("blockers %v", plan.Blockers)
 	}
-	in.opts = &Options{LinkRemap: true}
+	in.opts = &CheckpointOptions{LinkRemap: true}
 	if plan, _ = makePlan(in); len(plan.Blockers) != 0 {
 		t.Fatalf("with --link-remap: %v", plan.Blockers)
 	}
@@ -298,7 +298,7 @@ func TestPlanWarnsAboutProcessesOutsideTheInitsTree(t *testing.T) {
 	execd.parent("1")
 	execd.fd("0", "/dev/null", "99") // the host's: would be a blocker in the tree
 	in := planInput{id: "ct", rootfs: tmp, spec: &specs.Spec{}, initPid: 10, pids: []int{10, 11, 12},
-		mounts: []*mountinfo.Info{{ID: 1, Mountpoint: "/"}}, opts: &Options{}, procRoot: proc}
+		mounts: []*mountinfo.Info{{ID: 1, Mountpoint: "/"}}, opts: &CheckpointOptions{}, procRoot: proc}
 	plan, err := makePlan(in)
 	if err != nil {
 		t.Fatal(err)

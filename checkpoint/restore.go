@@ -23,9 +23,12 @@ import (
 	"github.com/stasis-oci/stasis/spec"
 )
 
-// RestoreOptions are restore's flags on top of the shared ones.
+// RestoreOptions are restore's flags.
 type RestoreOptions struct {
-	Options
+	Common
+	TCPClose        bool
+	LsmProfile      string
+	LsmMountContext string
 	ID            string
 	Bundle        string
 	PidFile       string
@@ -69,17 +72,17 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 			err = fmt.Errorf("restore %s: %w", o.ID, err)
 		}
 	}()
-	if err := o.check(true, "/sys"); err != nil {
+	if err := o.check("/sys"); err != nil {
 		return nil, err
 	}
-	if err := resolveDirs(&o.Options); err != nil {
+	if err := resolveDirs(&o.Common); err != nil {
 		return nil, err
 	}
 	meta, err := readMetadata(o.ImagePath)
 	if err != nil {
 		return nil, err
 	}
-	if err := cgroupModeFor(meta, &o.Options); err != nil {
+	if err := cgroupModeFor(meta, &o.Common); err != nil {
 		return nil, err
 	}
 	warnings, err := checkImage(meta, thisHost(o.Bundle), o.ManageCgroups)
@@ -113,7 +116,7 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 				// CRIU works in its cwd (the work dir, through our fd): the
 				// fds must be opened inside the private mount namespace, or
 				// the kernel refuses CRIU's mounts there (EINVAL).
-				imageDir, workDir, err := openDirs(&o.Options)
+				imageDir, workDir, err := openDirs(&o.Common)
 				if err != nil {
 					return 0, nil, err
 				}
@@ -139,7 +142,7 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 // recorded only its processes' old cgroup paths (no tree it could map
 // onto the new cgroups) and, told to manage cgroups, moves them there:
 // "Can't move 1 into unified//<old id>/cgroup.procs".
-func cgroupModeFor(meta *Metadata, o *Options) error {
+func cgroupModeFor(meta *Metadata, o *Common) error {
 	if meta.ManageCgroups != "ignore" {
 		return nil
 	}
@@ -213,7 +216,7 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		return 0, nil, fmt.Errorf("bind rootfs %s for criu: %w", r.Rootfs, err)
 	}
 
-	opts, err := baseOpts(&o.Options, imageDir, workDir, "restore.log", criuRoot)
+	opts, err := baseOpts(&o.Common, imageDir, workDir, "restore.log", criuRoot)
 	if err != nil {
 		return 0, nil, err
 	}
