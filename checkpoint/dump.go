@@ -110,6 +110,16 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 		}
 		return nil, fmt.Errorf("cannot checkpoint: %s%s", plan.Blockers[0], more)
 	}
+	// What the plan decided for the container's own files (auto.go).
+	if plan.Auto.FileLocks {
+		opts.FileLocks = proto.Bool(true)
+	}
+	if plan.Auto.LinkRemap {
+		opts.LinkRemap = proto.Bool(true)
+	}
+	if plan.Auto.GhostLimit > 0 {
+		opts.GhostLimit = proto.Uint32(plan.Auto.GhostLimit)
+	}
 	meta := &Metadata{
 		ID: id, StasisVersion: o.StasisVersion, Kernel: kernelRelease(), Arch: goArch,
 		CgroupMode: cgroupModeName(), Bundle: st.Bundle,
@@ -122,6 +132,7 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 		Descriptors:   plan.Stdio,
 
 		LoopbackOnlyNet: plan.LoopbackOnlyNet,
+		FileLocks:       o.FileLocks || plan.Auto.FileLocks,
 	}
 	// Before anything is written or frozen: metadata restore could not
 	// use is no checkpoint.

@@ -29,7 +29,9 @@ type Plan struct {
 	// loopbackOnlyNet) instead of being dumped by CRIU.
 	LoopbackOnlyNet bool       `json:"loopback_only_net"`
 	Files           []OpenFile `json:"files"`
-	Blockers        []string   `json:"blockers"`
+	// Auto is what the plan turned on by itself (auto.go).
+	Auto     Auto     `json:"auto"`
+	Blockers []string `json:"blockers"`
 	// Warnings are what the checkpoint will do that the user may not
 	// expect, without stopping it.
 	Warnings []string `json:"warnings,omitempty"`
@@ -62,6 +64,9 @@ type planInput struct {
 	// it could not be read: no unix socket check then).
 	unixPeers map[uint32]unixSock
 	hostPeers map[uint32]unixSock // the same for our own netns
+	// stat reads a file through procRoot's magic links (unix.Stat when
+	// nil; fixtures cannot make a file with no name left).
+	stat func(path string, st *unix.Stat_t) error
 }
 
 func makePlan(in planInput) (*Plan, error) {
@@ -107,8 +112,13 @@ func makePlan(in planInput) (*Plan, error) {
 			of := OpenFile{Pid: pid, Use: "fd " + strconv.Itoa(f.fd), Host: f.link}
 			of.Container, of.Deleted = translate(in.union, f.link)
 			m, inContainer := byID[f.mntID]
+			shared := false
 			if inContainer {
 				of.Mount = m.Mountpoint
+				shared = sharedWithHost(m, p.Externals)
+				if n := fdLocks(in.procRoot, pid, f.fd); n > 0 {
+					p.lockedFile(in.opts, pid, of, n, shared)
+				}
 			}
 			p.Files = append(p.Files, of)
 			switch {
@@ -116,8 +126,8 @@ func makePlan(in planInput) (*Plan, error) {
 				p.block("pid %d holds terminal %s (%s) from outside the container: retry with --shell-job", pid, f.link, of.Use)
 			case !inContainer && !isTTY(f.link) && !external[fmt.Sprintf("file[%x:%x]", f.mntID, f.ino)]:
 				p.block("pid %d holds %s (%s) on a host mount the container does not have: bind-mount it in config.json or close it", pid, f.link, of.Use)
-			case inContainer && of.Deleted && m.Mountpoint == "/" && !in.opts.LinkRemap:
-				p.block("pid %d holds %s, deleted from the rootfs: retry with --link-remap", pid, of.Container)
+			case inContainer && of.Deleted:
+				p.deletedFile(&in, pid, of, fmt.Sprintf("%s/%d/fd/%d", in.procRoot, pid, f.fd), m, shared)
 			}
 		}
 		maps, err := scanMaps(in.procRoot, pid)
@@ -129,12 +139,13 @@ func makePlan(in planInput) (*Plan, error) {
 			of.Container, of.Deleted = translate(in.union, mp.link)
 			of.Mount = mountOf(in.mounts, of.Container)
 			p.Files = append(p.Files, of)
-			if of.Mount != "/" {
+			if of.Deleted {
+				if m := mountAt(in.mounts, of.Mount); m != nil {
+					p.deletedFile(&in, pid, of, fmt.Sprintf("%s/%d/map_files/%s", in.procRoot, pid, mp.addr), m, sharedWithHost(m, p.Externals))
+				}
 				continue
 			}
-			if of.Deleted && !in.opts.LinkRemap {
-				p.block("pid %d maps %s, deleted from the rootfs: retry with --link-remap", pid, of.Container)
-			} else if !of.Deleted && !exists(filepath.Join(in.rootfs, of.Container)) {
+			if of.Mount == "/" && !exists(filepath.Join(in.rootfs, of.Container)) {
 				p.block("pid %d maps %s, which is not in the rootfs %s (a layer the restore will not see?)", pid, of.Container, in.rootfs)
 			}
 		}
@@ -176,6 +187,17 @@ func translate(u *aufs.Union, link string) (string, bool) {
 		return s, true
 	}
 	return link, false
+}
+
+// mountAt is the (topmost) container mount at mountpoint mp.
+func mountAt(mounts []*mountinfo.Info, mp string) *mountinfo.Info {
+	var found *mountinfo.Info
+	for _, m := range mounts {
+		if m.Mountpoint == mp {
+			found = m
+		}
+	}
+	return found
 }
 
 // mountOf is the mount point of the container mount holding path.
@@ -309,6 +331,9 @@ func (p *Plan) String() string {
 			line += " [outside the container]"
 		}
 		fmt.Fprintln(&b, line)
+	}
+	for _, w := range p.Auto.Why {
+		fmt.Fprintf(&b, "turned on: %s\n", w)
 	}
 	for _, w := range p.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", w)

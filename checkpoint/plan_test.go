@@ -127,28 +127,89 @@ func TestPlanTranslatesAUFSBranchesAndFindsBlockers(t *testing.T) {
 	}
 }
 
-func TestPlanDeletedRootfsFileNeedsLinkRemap(t *testing.T) {
-	tmp := t.TempDir()
-	rootfs := filepath.Join(tmp, "rootfs")
-	os.MkdirAll(rootfs, 0o755)
-	proc := filepath.Join(tmp, "proc")
-	p := fakeProc{t, proc, "7"}
-	p.fd("0", "pipe:[1]", "0")
-	p.fd("1", "pipe:[2]", "0")
-	p.fd("2", "pipe:[3]", "0")
-	p.mapFile("1000-2000", "/usr/lib/old.so (deleted)")
-	in := planInput{id: "ct", rootfs: rootfs, spec: &specs.Spec{}, initPid: 7, pids: []int{7},
-		mounts: []*mountinfo.Info{{ID: 1, Mountpoint: "/"}}, opts: &CheckpointOptions{}, procRoot: proc}
-	plan, err := makePlan(in)
-	if err != nil {
-		t.Fatal(err)
+// Deleted files and file locks on the container's own file systems are
+// handled without flags (auto.go); on a mount the host shares they are
+// refused, unless the user's flag says to go ahead.
+func TestPlanDecidesLocksAndDeletedFiles(t *testing.T) {
+	type file struct {
+		nlink uint64
+		size  int64
 	}
-	if !anyContains(plan.Blockers, "--link-remap") {
-		t.Fatalf("blockers %v", plan.Blockers)
-	}
-	in.opts = &CheckpointOptions{LinkRemap: true}
-	if plan, _ = makePlan(in); len(plan.Blockers) != 0 {
-		t.Fatalf("with --link-remap: %v", plan.Blockers)
+	for _, tc := range []struct {
+		name    string
+		link    string // fd 3's target
+		mnt     string // its mount id: 1 the rootfs, 2 a tmpfs, 3 a host bind, 4 a ro tmpfs
+		locks   int
+		file    file
+		opts    CheckpointOptions
+		auto    Auto   // FileLocks, LinkRemap, GhostLimit expected
+		why     string // in Auto.Why
+		blocker string // "" for none
+	}{
+		{name: "ghost on the rootfs", link: "/data/ghost (deleted)", mnt: "1", file: file{0, 4096},
+			why: "deleted file /data/ghost (fd 3 of pid 7, 4096 bytes, no name left) → its contents go into the images"},
+		{name: "big ghost raises the limit", link: "/tmp/big (deleted)", mnt: "2", file: file{0, 3 << 20},
+			auto: Auto{GhostLimit: 3 << 20}, why: "no name left"},
+		{name: "linked elsewhere: link remap", link: "/data/x (deleted)", mnt: "1", file: file{2, 10},
+			auto: Auto{LinkRemap: true}, why: "2 other name(s)) → linked back under a new name (link remap)"},
+		{name: "linked elsewhere on a read-only mount", link: "/ro/x (deleted)", mnt: "4", file: file{1, 10},
+			blocker: "on the read-only mount /ro"},
+		{name: "deleted on a host bind", link: "/vol/x (deleted)", mnt: "3", file: file{0, 10},
+			blocker: "pid 7 holds /vol/x (fd 3), deleted from a mount the host shares (/vol)"},
+		{name: "deleted on a host bind, --link-remap", link: "/vol/x (deleted)", mnt: "3", file: file{0, 10},
+			opts: CheckpointOptions{LinkRemap: true}},
+		{name: "lock on the rootfs", link: "/data/t.db-shm", mnt: "1", locks: 2, file: file{1, 10},
+			auto: Auto{FileLocks: true}, why: "file locks: 2 held on /data/t.db-shm by pid 7 → dumped"},
+		{name: "lock on a host bind", link: "/vol/app.pid", mnt: "3", locks: 1, file: file{1, 10},
+			blocker: "pid 7 holds 1 lock(s) on /vol/app.pid, a file the host shares through a bind mount"},
+		{name: "lock on a host bind, --file-locks", link: "/vol/app.pid", mnt: "3", locks: 1, file: file{1, 10},
+			opts: CheckpointOptions{Common: Common{FileLocks: true}}, auto: Auto{FileLocks: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proc := filepath.Join(t.TempDir(), "proc")
+			p := fakeProc{t, proc, "7"}
+			p.fd("0", "pipe:[1]", "0")
+			p.fd("1", "pipe:[2]", "0")
+			p.fd("2", "pipe:[3]", "0")
+			p.fd("3", tc.link, tc.mnt)
+			info := "pos:\t0\nflags:\t02\nmnt_id:\t" + tc.mnt + "\n"
+			for i := 0; i < tc.locks; i++ {
+				info += "lock:\t1: FLOCK  ADVISORY  WRITE 7 00:2d:1234 0 EOF\n"
+			}
+			os.WriteFile(filepath.Join(proc, "7/fdinfo/3"), []byte(info), 0o644)
+			mounts := []*mountinfo.Info{
+				{ID: 1, Mountpoint: "/"}, {ID: 2, Mountpoint: "/tmp", FSType: "tmpfs", Options: "rw"},
+				{ID: 3, Mountpoint: "/vol", Options: "rw"}, {ID: 4, Mountpoint: "/ro", FSType: "tmpfs", Options: "ro,nosuid"},
+			}
+			sp := &specs.Spec{Mounts: []specs.Mount{{Destination: "/vol", Source: "/srv/vol", Options: []string{"bind"}}}}
+			opts := tc.opts
+			in := planInput{id: "ct", rootfs: t.TempDir(), spec: sp, initPid: 7, pids: []int{7},
+				mounts: mounts, opts: &opts, procRoot: proc,
+				stat: func(path string, st *unix.Stat_t) error {
+					*st = unix.Stat_t{Nlink: tc.file.nlink, Size: tc.file.size}
+					return nil
+				}}
+			plan, err := makePlan(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.blocker == "" && len(plan.Blockers) > 0 {
+				t.Fatalf("blocked: %v", plan.Blockers)
+			}
+			if tc.blocker != "" && !anyContains(plan.Blockers, tc.blocker) {
+				t.Fatalf("blockers %v, want one saying %q", plan.Blockers, tc.blocker)
+			}
+			got := plan.Auto
+			if got.FileLocks != tc.auto.FileLocks || got.LinkRemap != tc.auto.LinkRemap || got.GhostLimit != tc.auto.GhostLimit {
+				t.Errorf("auto %+v, want %+v", got, tc.auto)
+			}
+			if tc.why != "" && !anyContains(plan.Auto.Why, tc.why) {
+				t.Errorf("why %q, want one saying %q", plan.Auto.Why, tc.why)
+			}
+			if tc.why != "" && !strings.Contains(plan.String(), "turned on: ") {
+				t.Errorf("text plan does not say what it turned on:\n%s", plan)
+			}
+		})
 	}
 }
 

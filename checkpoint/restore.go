@@ -222,6 +222,9 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	}
 	opts.RstSibling = proto.Bool(true)
 	opts.TcpClose = proto.Bool(o.TCPClose)
+	if meta.FileLocks {
+		opts.FileLocks = proto.Bool(true)
+	}
 	opts.OrphanPtsMaster = proto.Bool(meta.Terminal)
 	if o.LsmProfile != "" {
 		opts.LsmProfile = proto.String(o.LsmProfile)

@@ -14,8 +14,8 @@
 #    message of its own, mounting and leaving nothing;
 #  - restore of an unmounted rootfs whose recorded layers are gone fails,
 #    naming the missing layer, and leaves nothing;
-#  - a mapped file whose name was deleted blocks the checkpoint (and the
-#    dry-run says so) until --link-remap, with which it checkpoints and
+#  - a mapped file whose name was deleted (another name left) is linked
+#    back by the plan itself (the dry-run says so): it checkpoints and
 #    restores, the process going on with the same file mapped.
 
 load helpers
@@ -176,36 +176,32 @@ assert_count_went_on() {
 	assert_no_container "$id2"
 }
 
-@test "a mapped file whose name was deleted from the rootfs blocks the checkpoint until --link-remap, which checkpoints and restores it" {
+@test "a mapped file whose name was deleted from the rootfs (another name left) is linked back with no flag, and restored" {
 	local id id2 pid before
 	id=$(new_id)
 	id2=$(new_id)
 	# The counter runs in a copy of busybox (named sh: busybox picks its
 	# applet from argv[0]) that deletes its own name; the file lives on
-	# under a second name, /tmp/x/keep, so CRIU must link it back
-	# (--link-remap) rather than carry its contents (a ghost file: only
-	# for files with no name left, and only up to CRIU's 1 MiB limit).
+	# under a second name, /tmp/x/keep, so CRIU must link it back (link
+	# remap) rather than carry its contents (a ghost file: only for files
+	# with no name left). The plan turns link remap on by itself.
 	set_args sh -c 'mkdir -p /tmp/x; cp /bin/busybox /tmp/x/sh; ln /tmp/x/sh /tmp/x/keep; exec /tmp/x/sh -c "rm /tmp/x/sh; i=0; while :; do echo \$i; i=\$((i+1)); sleep 0.1; done"'
 	start_counter "$id"
 	pid=$(container_pid "$id")
 	grep -q '/tmp/x/sh (deleted)$' "/proc/$pid/maps" || fail "the counter does not map the deleted /tmp/x/sh: $(cat "/proc/$pid/maps")"
 	run stasis checkpoint --dry-run "$id"
 	assert_success
-	assert_output_contains "/tmp/x/sh"
-	assert_output_contains "--link-remap"
-	run stasis checkpoint --image-path "$BATS_TEST_TMPDIR/img" "$id"
-	assert_failure
-	assert_output_contains "cannot checkpoint"
-	assert_output_contains "--link-remap"
-	# Refused before CRIU ran: the container is untouched.
-	assert_equal "$(state_field "$id" status)" running "status"
+	assert_output_contains "turned on: deleted file /tmp/x/sh"
+	assert_output_contains "linked back under a new name (link remap)"
+	assert_output_contains "blockers: none"
+	# the explicit flag still works, and asks for nothing more
 	run stasis checkpoint --dry-run --link-remap "$id"
 	assert_success
 	assert_output_contains "blockers: none"
 
-	# With --link-remap the checkpoint is made, and the restored counter
-	# goes on, mapping the same (nameless) file.
-	run stasis checkpoint --link-remap --image-path "$BATS_TEST_TMPDIR/img" "$id"
+	# The checkpoint is made with no flag, and the restored counter goes
+	# on, mapping the same (nameless) file.
+	run stasis checkpoint --image-path "$BATS_TEST_TMPDIR/img" "$id"
 	assert_success
 	before=$(last_count)
 	stasis restore -d --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" "$id2" </dev/null >>"$OUT" 2>&1
