@@ -96,18 +96,8 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	}
 	defer fifo.Close()
 
-	cgPath := ""
-	if sp.Linux != nil {
-		cgPath = sp.Linux.CgroupsPath
-	}
-	cg, err := cgroupmgr.New(o.ID, cgPath)
+	cg, err := newCgroup(o.ID, sp)
 	if err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
-	}
-	if err := checkUnifiedResources(sp, cg); err != nil {
-		return nil, err
-	}
-	if err := checkExistingCgroup(cg); err != nil {
 		return nil, err
 	}
 
@@ -206,6 +196,26 @@ func writePidFile(path string, pid int) error {
 		return err
 	}
 	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// newCgroup is the cgroup manager of container id, refused (before
+// anything is made in it) where create and restore cannot use it.
+func newCgroup(id string, sp *specs.Spec) (cgroupmgr.Manager, error) {
+	cgPath := ""
+	if sp.Linux != nil {
+		cgPath = sp.Linux.CgroupsPath
+	}
+	cg, err := cgroupmgr.New(id, cgPath)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	if err := checkUnifiedResources(sp, cg); err != nil {
+		return nil, err
+	}
+	if err := checkExistingCgroup(cg); err != nil {
+		return nil, err
+	}
+	return cg, nil
 }
 
 // checkExistingCgroup looks at a cgroup that exists before the container

@@ -135,18 +135,8 @@ func (s *Store) Restore(o RestoreOpts, run RestoreFunc) (c *Container, err error
 			undo.push(func() { _ = unix.Unmount(st.Rootfs, unix.MNT_DETACH) })
 		}
 	}
-	cgPath := ""
-	if sp.Linux != nil {
-		cgPath = sp.Linux.CgroupsPath
-	}
-	cg, err := cgroupmgr.New(o.ID, cgPath)
+	cg, err := newCgroup(o.ID, sp)
 	if err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
-	}
-	if err := checkUnifiedResources(sp, cg); err != nil {
-		return nil, err
-	}
-	if err := checkExistingCgroup(cg); err != nil {
 		return nil, err
 	}
 	// What CRIU restored may be running in the cgroups when a later step
