@@ -308,13 +308,23 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 		if n.Script == "setup-namespaces" && meta.LoopbackOnlyNet {
 			return loopbackUpIn(int(n.Pid))
 		}
-		// Right after this CRIU writes the dumped freezer.state into the
-		// container's v1 freezer when it restores cgroup properties
-		// (full mode); as CRIU is in that cgroup too, FROZEN would
-		// freeze CRIU itself and the restore would never end. Every
-		// restored task is in place by now: CRIU goes back to ours.
-		if n.Script == "pre-resume" && cgroupmgr.DetectMode() != cgroupmgr.Unified && cg.Path("freezer") != "" {
-			return cgroupmgr.EnterOwn(criuPid, "freezer")
+		if n.Script == "pre-resume" {
+			// The tasks are restored and stopped: no read of theirs
+			// races this (see timerfd.go).
+			if pids, err := cg.Pids(); err == nil {
+				if err := rearmTimerfds("/proc", pids); err != nil {
+					return err
+				}
+			}
+			// Right after this CRIU writes the dumped freezer.state into
+			// the container's v1 freezer when it restores cgroup
+			// properties (full mode); as CRIU is in that cgroup too,
+			// FROZEN would freeze CRIU itself and the restore would
+			// never end. Every restored task is in place by now: CRIU
+			// goes back to ours.
+			if cgroupmgr.DetectMode() != cgroupmgr.Unified && cg.Path("freezer") != "" {
+				return cgroupmgr.EnterOwn(criuPid, "freezer")
+			}
 		}
 		if n.Script == "orphan-pts-master" && n.Fd != nil {
 			defer n.Fd.Close()
