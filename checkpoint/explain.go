@@ -11,6 +11,7 @@ import (
 // hints map a fragment of a CRIU error line to what the user can do.
 // Order matters: the first match wins.
 var hints = []struct{ match, hint string }{
+	{"mqueue isn't empty", "CRIU cannot checkpoint the messages of POSIX message queues (criu#2285): receive them (or mq_unlink the queues) before the checkpoint"},
 	{"External socket", "the container has a unix socket connected outside it: retry with --ext-unix-sk"},
 	{"unix socket", "the container has a unix socket connected outside it: retry with --ext-unix-sk"},
 	{"tty", "the container holds a terminal it does not own: retry with --shell-job"},

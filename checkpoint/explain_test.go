@@ -32,6 +32,7 @@ func TestFirstErrorAndHint(t *testing.T) {
 		"Error (criu/mem.c:100): Dirty tracking is OFF. Memory snapshot will not work.":            "soft-dirty",
 		"Error (criu/sk-inet.c:176): In-flight connection (l) for 3d9f2":                           "--tcp-skip-in-flight",
 		"Error (criu/files-reg.c:1010): Can't dump unlinked file /tmp/x (deleted), use link_remap": "--link-remap",
+		"Error (criu/filesystems.c:650): mqueue isn't empty":                                       "message queues",
 	} {
 		if h := hintFor(line); !strings.Contains(h, want) {
 			t.Errorf("hint for %q = %q, want it to mention %q", line, h, want)

@@ -122,6 +122,10 @@ func makePlan(in planInput) (*Plan, error) {
 			}
 			p.Files = append(p.Files, of)
 			switch {
+			case f.mqueue:
+				// Its mount is the IPC namespace's internal one, never in the
+				// container's table: not a host file, and no bind can help.
+				p.block("pid %d holds POSIX message queue %s (%s): CRIU cannot checkpoint message queues (criu#2285): close it and receive its messages before the checkpoint", pid, f.link, of.Use)
 			case !inContainer && isTTY(f.link) && !in.opts.ShellJob:
 				p.block("pid %d holds terminal %s (%s) from outside the container: retry with --shell-job", pid, f.link, of.Use)
 			case !inContainer && !isTTY(f.link) && !external[fmt.Sprintf("file[%x:%x]", f.mntID, f.ino)]:
@@ -213,11 +217,16 @@ func mountOf(mounts []*mountinfo.Info, path string) string {
 }
 
 type fdEntry struct {
-	fd    int
-	link  string
-	mntID int
-	ino   uint64
+	fd     int
+	link   string
+	mntID  int
+	ino    uint64
+	mqueue bool // a POSIX message queue (mq_open), by its file system
 }
+
+// mqueueMagic is the mqueue file system's statfs type (ipc/mqueue.c; not in
+// the uapi headers).
+const mqueueMagic = 0x19800202
 
 // scanFds lists a process's fds that name paths (not pipes or sockets).
 func scanFds(procRoot string, pid int) ([]fdEntry, error) {
@@ -241,6 +250,10 @@ func scanFds(procRoot string, pid int) ([]fdEntry, error) {
 		var st unix.Stat_t
 		if unix.Stat(filepath.Join(dir, e.Name()), &st) == nil {
 			f.ino = st.Ino
+		}
+		var fs unix.Statfs_t
+		if unix.Statfs(filepath.Join(dir, e.Name()), &fs) == nil && fs.Type == mqueueMagic {
+			f.mqueue = true
 		}
 		out = append(out, f)
 	}

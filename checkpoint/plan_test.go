@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -381,5 +383,38 @@ func TestPlanWarnsAboutProcessesOutsideTheInitsTree(t *testing.T) {
 	in.pids = append(in.pids, 13)
 	if plan, _ = makePlan(in); len(plan.Warnings) != 1 {
 		t.Fatalf("warnings %v: a vanished pid 13 must not be one", plan.Warnings)
+	}
+}
+
+// A POSIX message queue fd is on the IPC namespace's internal mqueue
+// mount, which no mountinfo lists: the plan must say CRIU cannot dump it,
+// not send the user to bind-mount a "host file" /name.
+func TestPlanRefusesPOSIXMessageQueues(t *testing.T) {
+	name := "/stasis-plan-test-" + strconv.Itoa(os.Getpid())
+	nameP, _ := unix.BytePtrFromString(name[1:])
+	fd, _, errno := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(nameP)),
+		uintptr(unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC), 0o600, 0, 0, 0)
+	if errno != 0 {
+		t.Skipf("mq_open: %v", errno)
+	}
+	defer unix.Close(int(fd))
+	unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(nameP)), 0, 0)
+
+	tmp := t.TempDir()
+	proc := filepath.Join(tmp, "proc")
+	p := fakeProc{t, proc, "7"}
+	p.fd("0", "pipe:[1]", "0")
+	p.fd("1", "pipe:[2]", "0")
+	p.fd("2", "pipe:[3]", "0")
+	// the fake fd 3 leads, as /proc's does, to the real queue
+	p.fd("3", "/proc/self/fd/"+strconv.Itoa(int(fd)), "99")
+	in := planInput{id: "ct", rootfs: filepath.Join(tmp, "rootfs"), spec: &specs.Spec{}, initPid: 7, pids: []int{7},
+		mounts: []*mountinfo.Info{{ID: 1, Mountpoint: "/"}}, opts: &CheckpointOptions{}, procRoot: proc}
+	plan, err := makePlan(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Blockers) != 1 || !strings.Contains(plan.Blockers[0], "POSIX message queue") || strings.Contains(plan.Blockers[0], "bind-mount") {
+		t.Fatalf("blockers %q", plan.Blockers)
 	}
 }

@@ -310,15 +310,23 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 			}
 			return r.NamespacesReady(int(n.Pid))
 		}
-		// Right after this CRIU writes the dumped freezer.state into the
-		// container's v1 freezer when it restores cgroup properties
-		// (full mode); as CRIU is in that cgroup too, FROZEN would
-		// freeze CRIU itself and the restore would never end. Every
-		// restored task is in place by now: CRIU goes back to ours.
 		if n.Script == "pre-resume" {
 			if err := r.BeforeResume(initPid); err != nil {
 				return err
 			}
+			// The tasks are restored and stopped: no read of theirs
+			// races this (see timerfd.go).
+			if pids, err := cg.Pids(); err == nil {
+				if err := rearmTimerfds("/proc", pids); err != nil {
+					return err
+				}
+			}
+			// Right after this CRIU writes the dumped freezer.state into
+			// the container's v1 freezer when it restores cgroup
+			// properties (full mode); as CRIU is in that cgroup too,
+			// FROZEN would freeze CRIU itself and the restore would
+			// never end. Every restored task is in place by now: CRIU
+			// goes back to ours.
 			if cgroupmgr.DetectMode() != cgroupmgr.Unified && cg.Path("freezer") != "" {
 				return cgroupmgr.EnterOwn(criuPid, "freezer")
 			}
