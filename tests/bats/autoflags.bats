@@ -12,14 +12,15 @@
 # unless the user's --file-locks says to go ahead.
 #
 # The programs are Debian's python3 (scripts/install-deps.sh) with the
-# host's /usr bound read-only into the busybox rootfs.
+# host's /usr bound read-only into the busybox rootfs (apps.bash).
 
 load helpers
+load apps
 
 setup() {
 	common_setup
 	command -v criu >/dev/null || skip "criu not on PATH (run make deps; put /usr/local/sbin first)"
-	[ -x /usr/bin/python3 ] || skip "python3 not installed (scripts/install-deps.sh installs it)"
+	need_python
 	IMG=$BATS_TEST_TMPDIR/img
 	OUTDIR=$BATS_TEST_TMPDIR/out
 	HOSTVOL=$BATS_TEST_TMPDIR/vol
@@ -30,21 +31,16 @@ teardown() {
 	common_teardown
 }
 
-# python_bundle SCRIPT: a bundle running python3 -c SCRIPT, with the
-# host's /usr read-only, /out (a host dir the test reads; the script
-# appends to /out/log, and CRIU lets a file opened for appending grow
-# between checkpoint and restore) and a writable rootfs with /data.
+# python_bundle SCRIPT: apps.bash's host-/usr bundle running python3 -c
+# SCRIPT, with /out (a host dir the test reads; the script appends to
+# /out/log, and CRIU lets a file opened for appending grow between
+# checkpoint and restore) and /vol (a host dir for the refusals).
 python_bundle() {
 	rm -rf "$BUNDLE"
-	setup_bundle /usr/bin/python3 -u -c "$1"
-	update_config '.root.readonly = false
-		| .mounts += [{"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]},
-			{"destination": "/out", "type": "bind", "source": $o, "options": ["rbind"]},
+	setup_host_usr_bundle "$PYTHON" -u -c "$1"
+	update_config '.mounts += [{"destination": "/out", "type": "bind", "source": $o, "options": ["rbind"]},
 			{"destination": "/vol", "type": "bind", "source": $v, "options": ["rbind"]}]' \
 		--arg o "$OUTDIR" --arg v "$HOSTVOL"
-	ln -sfn usr/lib "$ROOTFS/lib"
-	ln -sfn usr/lib64 "$ROOTFS/lib64"
-	mkdir -p "$ROOTFS/data"
 }
 
 # wait_log N [FILE]: wait until FILE (/out/log) has N lines.
