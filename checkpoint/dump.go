@@ -14,6 +14,7 @@ import (
 
 	"github.com/stasis-oci/stasis/aufs"
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/internal/faults"
 	"github.com/stasis-oci/stasis/lifecycle"
 )
 
@@ -194,8 +195,19 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 			weFroze = true
 		}
 	}
-	_, callErr := sw.call(&rpc.CriuReq{Type: &reqType, Opts: opts}, func(notification) error { return nil })
+	faults.Point("checkpoint.before-criu")
+	_, callErr := sw.call(&rpc.CriuReq{Type: &reqType, Opts: opts}, func(n notification) error {
+		// post-dump: the images are written, and CRIU still holds every
+		// task frozen and seized, waiting for our answer.
+		if n.Script == "post-dump" {
+			faults.Point("checkpoint.criu-frozen")
+		}
+		return nil
+	})
 	closeErr := sw.close()
+	if callErr == nil && closeErr == nil {
+		faults.Point("checkpoint.after-images")
+	}
 	if weFroze && (callErr != nil || closeErr != nil || o.LeaveRunning || o.PreDump) {
 		if err := cg.Thaw(); err != nil {
 			return nil, fmt.Errorf("thaw after checkpoint: %w", err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stasis-oci/stasis/aufs"
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/internal/faults"
 	"github.com/stasis-oci/stasis/lifecycle"
 	"github.com/stasis-oci/stasis/rootfs"
 	"github.com/stasis-oci/stasis/spec"
@@ -301,6 +302,7 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	if meta.Terminal {
 		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console}
 	}
+	faults.Point("restore.before-criu")
 	t := rpc.CriuReqType_RESTORE
 	resp, callErr := sw.call(&rpc.CriuReq{Type: &t, Opts: opts}, func(n notification) error {
 		// The namespaces exist, nothing is restored into them yet: the
@@ -334,6 +336,7 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	if pid <= 0 {
 		return 0, nil, errors.New("criu restored no process")
 	}
+	faults.Point("restore.after-criu")
 	// A FROZEN state CRIU restored is stasis's own freeze before the dump
 	// unless the container was paused then: a running one runs again.
 	if !meta.Paused {

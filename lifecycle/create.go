@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/internal/faults"
 	"github.com/stasis-oci/stasis/rootfs"
 	"github.com/stasis-oci/stasis/seccomp"
 	"github.com/stasis-oci/stasis/spec"
@@ -62,6 +63,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	faults.Point("create.after-state-dir")
 	var undo cleanups
 	defer func() {
 		if err != nil {
@@ -160,6 +162,9 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		named:       named,
 		stdio:       [3]*os.File{o.Stdin, o.Stdout, o.Stderr},
 		onHooks: func(pid int) (*specs.State, error) {
+			// The init has built its mount tree and waits, before
+			// pivot_root, for these hooks.
+			faults.Point("create.during-mounts")
 			hs := hooksOf(sp)
 			state := st.hookState(Creating, pid)
 			if err := runHooks("prestart", hs.Prestart, state); err != nil {
@@ -168,6 +173,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 			if err := runHooks("createRuntime", hs.CreateRuntime, state); err != nil {
 				return nil, err
 			}
+			faults.Point("create.after-hooks")
 			return state, nil
 		},
 		state: func(pid int) *specs.State { return st.hookState(Creating, pid) },
@@ -179,6 +185,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	faults.Point("create.before-state-saved")
 	st.Cgroup = cg.State()
 
 	_, start, err := procStat(initPid)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/internal/faults"
 )
 
 // spawnOpts is what create and exec hand to spawn: steps 1-8 of
@@ -119,6 +120,9 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 			return 0, fmt.Errorf("cgroup: %w", err)
 		}
 	}
+	if o.msg.Exec == nil {
+		faults.Point("create.after-cgroup")
+	}
 	// After the cgroup: joining a cpuset resets the affinity.
 	if err := o.affinity.setFinal(cmd.Process.Pid); err != nil {
 		return 0, err
@@ -146,6 +150,10 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 	})
+	if o.msg.Exec == nil {
+		// The init exists and waits for its config.
+		faults.Point("create.after-init-spawn")
+	}
 
 	if o.inNamespaces != nil {
 		if err := o.inNamespaces(pid); err != nil {
