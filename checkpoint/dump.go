@@ -189,6 +189,14 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 	// the state reads FREEZING at once, sleeps a fixed 100 ms before
 	// looking again; our manager polls every millisecond. CRIU then finds
 	// the cgroup frozen and leaves it so, and we thaw what we froze.
+	// Recorded first, so that if stasis dies from here on, the next
+	// command on the container waits for this CRIU and thaws what was
+	// frozen for it (lifecycle/recover.go).
+	if err := c.BeginFreeze(sw.cmd.Process.Pid); err != nil {
+		sw.close()
+		return nil, err
+	}
+	defer c.EndFreeze()
 	weFroze := false
 	if c.Status() == lifecycle.Running && opts.FreezeCgroup != nil {
 		if err := cg.Freeze(); err == nil {

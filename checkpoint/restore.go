@@ -98,10 +98,20 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 	st := &lifecycle.State{
 		ID: o.ID, Bundle: bundle, Rootfs: spec.RootfsPath(bundle, sp), Created: time.Now().UTC(),
 		Annotations: sp.Annotations, Config: sp, NewPidNS: newPidNS(sp),
+		// Until recordRestored: what is saved meanwhile is what a delete
+		// after a kill must undo (lifecycle/recover.go).
+		Incomplete: true,
 	}
 	if err := remountUnion(meta.Union, st, o.NoRemount); err != nil {
 		h.Remove()
 		return nil, err
+	}
+	if st.RootfsMounted {
+		if err := h.Save(st); err != nil {
+			_ = unix.Unmount(st.Rootfs, unix.MNT_DETACH)
+			h.Remove()
+			return nil, err
+		}
 	}
 	var cg cgroupmgr.Manager
 	var pid int
@@ -286,6 +296,10 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 		return 0, nil, fmt.Errorf("cgroup: %w", err)
 	}
 	st.Cgroup = cg.State()
+	if err := h.Save(st); err != nil {
+		sw.close()
+		return 0, nil, err
+	}
 	if opts.CgRoot, err = cgroupRoots(criuPid); err != nil {
 		sw.close()
 		return 0, nil, err
@@ -360,6 +374,7 @@ func recordRestored(h *lifecycle.Handle, st *lifecycle.State, pid int, pidFile s
 		return fmt.Errorf("restored init %d: %w", pid, err)
 	}
 	st.Pid, st.PidStartTime = pid, start
+	st.Incomplete = false
 	if err := h.Save(st); err != nil {
 		return err
 	}

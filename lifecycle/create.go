@@ -81,6 +81,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		Annotations: sp.Annotations,
 		Config:      sp,
 		NewPidNS:    newNamespace(sp.Linux, "pid"),
+		Incomplete:  true,
 	}
 
 	fifoPath := filepath.Join(h.dir, fifoFile)
@@ -159,8 +160,22 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 			return moveNetDevices(pid, sp.Linux)
 		},
 		preserveFds: o.PreserveFds,
-		named:       named,
-		stdio:       [3]*os.File{o.Stdin, o.Stdout, o.Stderr},
+		// Recorded as soon as they exist: a create killed from here on
+		// leaves a state.json that delete cleans up by (recover.go).
+		onCgroup: func() error {
+			st.Cgroup = cg.State()
+			return h.Save(st)
+		},
+		onPid: func(pid int) error {
+			start, err := StartTime(pid)
+			if err != nil {
+				return fmt.Errorf("read init start time: %w", err)
+			}
+			st.Pid, st.PidStartTime = pid, start
+			return h.Save(st)
+		},
+		named: named,
+		stdio: [3]*os.File{o.Stdin, o.Stdout, o.Stderr},
 		onHooks: func(pid int) (*specs.State, error) {
 			// The init has built its mount tree and waits, before
 			// pivot_root, for these hooks.
@@ -187,12 +202,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	}
 	faults.Point("create.before-state-saved")
 	st.Cgroup = cg.State()
-
-	_, start, err := procStat(initPid)
-	if err != nil {
-		return nil, fmt.Errorf("read init start time: %w", err)
-	}
-	st.Pid, st.PidStartTime = initPid, start
+	st.Incomplete = false
 	if err := h.Save(st); err != nil {
 		return nil, err
 	}
