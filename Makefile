@@ -18,7 +18,7 @@ GOFLAGS_BUILD := -trimpath -tags urfave_cli_no_docs
 
 BATS_FLAGS ?=
 
-.PHONY: all build deps unit bats security e2e test demo bench clean helpers conformance fuzz
+.PHONY: all build deps unit bats security e2e test demo bench clean helpers faults conformance fuzz
 
 all: build
 
@@ -40,6 +40,13 @@ helpers:
 	go build -o build/ptyrun ./tests/cmd/ptyrun
 	go build -o build/ptyhold ./tests/cmd/ptyhold
 
+# build/stasis-faults: stasis with the stasis_faults tag, which SIGKILLs
+# itself at the step $STASIS_FAULT names (internal/faults); only
+# tests/bats/faults.bats runs it. Never install it.
+faults:
+	@mkdir -p build
+	go build -trimpath -tags urfave_cli_no_docs,stasis_faults -o build/stasis-faults -ldflags "$(LDFLAGS)" .
+
 deps:
 	scripts/install-deps.sh
 	scripts/install-criu.sh
@@ -56,7 +63,7 @@ FUZZTIME ?= 60s
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
-bats: build helpers
+bats: build helpers faults
 	STASIS=$(CURDIR)/stasis RECVTTY=$(CURDIR)/build/recvtty scripts/run-bats.sh $(BATS_FLAGS) tests/bats
 
 # A regression test for each class of runc CVE (tests/security/cve-*.bats,

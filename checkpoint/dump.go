@@ -14,6 +14,7 @@ import (
 
 	"github.com/stasis-oci/stasis/aufs"
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/internal/faults"
 	"github.com/stasis-oci/stasis/lifecycle"
 )
 
@@ -207,14 +208,33 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 	// the state reads FREEZING at once, sleeps a fixed 100 ms before
 	// looking again; our manager polls every millisecond. CRIU then finds
 	// the cgroup frozen and leaves it so, and we thaw what we froze.
+	// Recorded first, so that if stasis dies from here on, the next
+	// command on the container waits for this CRIU and thaws what was
+	// frozen for it (lifecycle/recover.go).
+	if err := c.BeginFreeze(sw.cmd.Process.Pid); err != nil {
+		sw.close()
+		return nil, err
+	}
+	defer c.EndFreeze()
 	weFroze := false
 	if c.Status() == lifecycle.Running && opts.FreezeCgroup != nil {
 		if err := cg.Freeze(); err == nil {
 			weFroze = true
 		}
 	}
-	_, callErr := sw.call(&rpc.CriuReq{Type: &reqType, Opts: opts}, func(notification) error { return nil })
+	faults.Point("checkpoint.before-criu")
+	_, callErr := sw.call(&rpc.CriuReq{Type: &reqType, Opts: opts}, func(n notification) error {
+		// post-dump: the images are written, and CRIU still holds every
+		// task frozen and seized, waiting for our answer.
+		if n.Script == "post-dump" {
+			faults.Point("checkpoint.criu-frozen")
+		}
+		return nil
+	})
 	closeErr := sw.close()
+	if callErr == nil && closeErr == nil {
+		faults.Point("checkpoint.after-images")
+	}
 	if weFroze && (callErr != nil || closeErr != nil || o.LeaveRunning || o.PreDump) {
 		if err := cg.Thaw(); err != nil {
 			return nil, fmt.Errorf("thaw after checkpoint: %w", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stasis-oci/stasis/aufs"
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/internal/faults"
 	"github.com/stasis-oci/stasis/lifecycle"
 	"github.com/stasis-oci/stasis/rootfs"
 	"github.com/stasis-oci/stasis/spec"
@@ -296,6 +297,7 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console}
 	}
 	var initPid int
+	faults.Point("restore.before-criu")
 	t := rpc.CriuReqType_RESTORE
 	resp, callErr := sw.call(&rpc.CriuReq{Type: &t, Opts: opts}, func(n notification) error {
 		// The namespaces exist, nothing is restored into them yet: the
@@ -351,6 +353,7 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	}
 	// A failure from here on is undone by lifecycle killing everything in
 	// the container's cgroups.
+	faults.Point("restore.after-criu")
 	// A FROZEN state CRIU restored is stasis's own freeze before the dump
 	// unless the container was paused then: a running one runs again.
 	if !meta.Paused {

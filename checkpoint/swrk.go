@@ -39,6 +39,10 @@ func startSwrk(criuPath string, stdio [3]*os.File, extra []*os.File) (*swrk, err
 	ours := os.NewFile(uintptr(fds[0]), "criu-client")
 	theirs := os.NewFile(uintptr(fds[1]), "criu-server")
 	defer theirs.Close()
+	// No Pdeathsig: a CRIU killed along with stasis mid-dump could take
+	// the tasks with it (its parasite is in them); left alone, it fails
+	// at its next message to the dead stasis and rolls back, and the next
+	// command on the container waits for that (lifecycle/recover.go).
 	cmd := exec.Command(criuPath, "swrk", strconv.Itoa(swrkFd))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	cmd.ExtraFiles = append([]*os.File{theirs}, extra...)

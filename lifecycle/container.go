@@ -36,11 +36,19 @@ func (s *Store) Get(id string) (*Container, error) {
 		return nil, err
 	}
 	st, err := h.Load()
+	if errors.Is(err, errDamagedState) {
+		// Not a torn write (Save renames into place): someone else's.
+		// Reported, so list and state go on and delete can remove it.
+		Warn("container %s: %v: shown as creating; delete removes its state dir (its cgroup and processes, unknown, are not touched)", id, err)
+		return &Container{h: h, st: &State{ID: id, Incomplete: true}}, nil
+	}
 	if err != nil {
 		h.Close()
 		return nil, err
 	}
-	return &Container{h: h, st: st}, nil
+	c := &Container{h: h, st: st}
+	c.recoverFreeze()
+	return c, nil
 }
 
 // Close releases the container's lock.
@@ -73,7 +81,7 @@ func (c *Container) cgroup() (cgroupmgr.Manager, error) {
 // Status derives the OCI status from the live system, as runc does: the
 // init's liveness, the exec fifo (present until start), and the freezer.
 func (c *Container) Status() Status {
-	if c.st.Pid == 0 {
+	if c.st.Pid == 0 || c.st.Incomplete {
 		return Creating
 	}
 	if !alive(c.st.Pid, c.st.PidStartTime) {
@@ -256,6 +264,9 @@ func (c *Container) killEverything() error {
 		if frozen, err := cg.Frozen(); err == nil && frozen {
 			_ = cg.Thaw()
 		}
+	}
+	if c.st.Pid == 0 {
+		return nil // an incomplete create that recorded no init yet
 	}
 	if err := signalPid(c.st.Pid, c.st.PidStartTime, unix.SIGKILL); err != nil && !errors.Is(err, errProcessGone) {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/internal/faults"
 	"github.com/stasis-oci/stasis/rootfs"
 	"github.com/stasis-oci/stasis/seccomp"
 	"github.com/stasis-oci/stasis/spec"
@@ -62,6 +63,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	faults.Point("create.after-state-dir")
 	var undo cleanups
 	defer func() {
 		if err != nil {
@@ -79,6 +81,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		Annotations: sp.Annotations,
 		Config:      sp,
 		NewPidNS:    newNamespace(sp.Linux, "pid"),
+		Incomplete:  true,
 	}
 
 	fifoPath := filepath.Join(h.dir, fifoFile)
@@ -147,9 +150,26 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 			return moveNetDevices(pid, sp.Linux)
 		},
 		preserveFds: o.PreserveFds,
-		named:       named,
-		stdio:       [3]*os.File{o.Stdin, o.Stdout, o.Stderr},
+		// Recorded as soon as they exist: a create killed from here on
+		// leaves a state.json that delete cleans up by (recover.go).
+		onCgroup: func() error {
+			st.Cgroup = cg.State()
+			return h.Save(st)
+		},
+		onPid: func(pid int) error {
+			start, err := startTime(pid)
+			if err != nil {
+				return fmt.Errorf("read init start time: %w", err)
+			}
+			st.Pid, st.PidStartTime = pid, start
+			return h.Save(st)
+		},
+		named: named,
+		stdio: [3]*os.File{o.Stdin, o.Stdout, o.Stderr},
 		onHooks: func(pid int) (*specs.State, error) {
+			// The init has built its mount tree and waits, before
+			// pivot_root, for these hooks.
+			faults.Point("create.during-mounts")
 			hs := hooksOf(sp)
 			state := st.hookState(Creating, pid)
 			if err := runHooks("prestart", hs.Prestart, state); err != nil {
@@ -158,6 +178,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 			if err := runHooks("createRuntime", hs.CreateRuntime, state); err != nil {
 				return nil, err
 			}
+			faults.Point("create.after-hooks")
 			return state, nil
 		},
 		state: func(pid int) *specs.State { return st.hookState(Creating, pid) },
@@ -169,13 +190,9 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	faults.Point("create.before-state-saved")
 	st.Cgroup = cg.State()
-
-	_, start, err := procStat(initPid)
-	if err != nil {
-		return nil, fmt.Errorf("read init start time: %w", err)
-	}
-	st.Pid, st.PidStartTime = initPid, start
+	st.Incomplete = false
 	if err := h.Save(st); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,9 @@ var (
 	ErrExists     = errors.New("container already exists")
 	ErrWrongState = errors.New("operation not allowed in this state")
 	ErrInvalidID  = errors.New("invalid container id")
+
+	// errDamagedState: state.json is there but not a state.
+	errDamagedState = errors.New("damaged state")
 )
 
 // StateError says which operation a container's current state refused.

@@ -46,14 +46,16 @@ func (r refuseAll) Delete(bool) error            { return refuse("delete", r.s) 
 func (r refuseAll) Pause() error                 { return refuse("pause", r.s) }
 func (r refuseAll) Resume() error                { return refuse("resume", r.s) }
 
-// creatingPhase is a state dir whose create never finished (stasis was
-// killed mid-create): only delete applies, and it just cleans up.
+// creatingPhase is a container whose create (or restore) never finished:
+// stasis was killed midway (recover.go). Only delete applies: it kills
+// what the record names (the init, by pid and start time; the cgroup's
+// processes) and removes the rest.
 type creatingPhase struct {
 	refuseAll
 	c *Container
 }
 
-func (p creatingPhase) Delete(bool) error { return p.c.destroy() }
+func (p creatingPhase) Delete(bool) error { return p.c.killAndDestroy() }
 
 type createdPhase struct {
 	refuseAll

@@ -120,3 +120,9 @@ func waitGone(pid int, start uint64, timeout time.Duration) error {
 		}
 	}
 }
+
+// startTime is pid's start time, which State.PidStartTime records.
+func startTime(pid int) (uint64, error) {
+	_, start, err := procStat(pid)
+	return start, err
+}

@@ -16,7 +16,9 @@ package lifecycle
 //	                        spawn stage 0 (exec: on execCPUAffinity.initial)
 //	                        with the fds below
 //	 2    parent            put stage 0 in the container's cgroups, set        spawn.go, sched.go
-//	                        the resources (exec: execCPUAffinity.final)
+//	                        the resources (exec: execCPUAffinity.final);
+//	                        create: state.json (incomplete) records the
+//	                        cgroup, and after step 5 the init (recover.go)
 //	 3    parent -> stage0  bootstrap: namespaces to join, clone flags         bootstrap.go
 //	 4    stage0 <-> parent USERMAP_REQ pid / parent writes maps / ACK         bootstrap.go, nsenter.c
 //	 4a   stage0 <-> parent after unshare: TIMENS_REQ pid / parent writes      bootstrap.go, nsenter.c
@@ -41,7 +43,7 @@ package lifecycle
 //	 8c   parent            sends the fd and the container's state to the      seccompagent.go
 //	                        agent at listenerPath; msgSeccompReply{Error}
 //	 8    init -> parent    msgStatus{Ready}, or {Error} with what failed      init.go, spawn.go
-//	 9    parent            write state.json and the pid file; exit            create.go
+//	 9    parent            write the final state.json and the pid file; exit  create.go
 //	10    init              open the exec fifo for writing: blocks; then       init.go
 //	                        write one byte, startContainer hooks, rlimits,
 //	                        seccomp (no_new_privs), exec (closes the fifo)

@@ -58,6 +58,7 @@ type Restoring struct {
 	Cgroup cgroupmgr.Manager
 
 	st *State
+	h  *Handle
 }
 
 // Join moves pid (CRIU, before it forks the restored tasks) into the
@@ -70,7 +71,9 @@ func (r *Restoring) Join(pid int) error {
 		return fmt.Errorf("cgroup: %w", err)
 	}
 	r.st.Cgroup = r.Cgroup.State()
-	return nil
+	// Recorded before CRIU puts anything there: a restore killed from
+	// here on leaves a state.json that delete cleans up by (recover.go).
+	return r.h.Save(r.st)
 }
 
 // NamespacesReady runs the prestart and createRuntime hooks, given the
@@ -124,6 +127,9 @@ func (s *Store) Restore(o RestoreOpts, run RestoreFunc) (c *Container, err error
 	st := &State{
 		ID: o.ID, Bundle: bundle, Rootfs: spec.RootfsPath(bundle, sp), Created: time.Now().UTC(),
 		Annotations: sp.Annotations, Config: sp, NewPidNS: newNamespace(sp.Linux, "pid"),
+		// Until the restored init is recorded: what is saved meanwhile is
+		// what a delete after a kill must undo (recover.go).
+		Incomplete: true,
 	}
 	if o.Prepare != nil {
 		mounted, err := o.Prepare(st.Rootfs)
@@ -133,6 +139,9 @@ func (s *Store) Restore(o RestoreOpts, run RestoreFunc) (c *Container, err error
 		if mounted {
 			st.RootfsMounted = true
 			undo.push(func() { _ = unix.Unmount(st.Rootfs, unix.MNT_DETACH) })
+			if err := h.Save(st); err != nil {
+				return nil, err
+			}
 		}
 	}
 	cg, err := newCgroup(o.ID, sp)
@@ -147,7 +156,7 @@ func (s *Store) Restore(o RestoreOpts, run RestoreFunc) (c *Container, err error
 		}
 		_ = cg.Destroy()
 	})
-	r := &Restoring{ID: o.ID, Rootfs: st.Rootfs, Spec: sp, Dir: h.dir, Cgroup: cg, st: st}
+	r := &Restoring{ID: o.ID, Rootfs: st.Rootfs, Spec: sp, Dir: h.dir, Cgroup: cg, st: st, h: h}
 	pid, err := run(r)
 	if err != nil {
 		return nil, err
@@ -161,6 +170,7 @@ func (s *Store) Restore(o RestoreOpts, run RestoreFunc) (c *Container, err error
 		return nil, fmt.Errorf("restored init %d: %w", pid, err)
 	}
 	st.Pid, st.PidStartTime = pid, start
+	st.Incomplete = false
 	if err := h.Save(st); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stasis-oci/stasis/cgroupmgr"
+	"github.com/stasis-oci/stasis/internal/faults"
 )
 
 // spawnOpts is what create and exec hand to spawn: steps 1-8 of
@@ -34,6 +35,10 @@ type spawnOpts struct {
 	state func(pid int) *specs.State
 	// affinity is an exec'd process's execCPUAffinity (nil: inherit ours).
 	affinity *cpuAffinity
+	// onCgroup and onPid, when set, run once the cgroup is made and once
+	// the init exists (create: record them, for a delete after a kill).
+	onCgroup func() error
+	onPid    func(pid int) error
 	// inNamespaces, when set, runs once the init exists in the
 	// container's namespaces, before it gets its config (create: move
 	// linux.netDevices in, so the init finds them there).
@@ -119,6 +124,14 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 			return 0, fmt.Errorf("cgroup: %w", err)
 		}
 	}
+	if o.onCgroup != nil {
+		if err := o.onCgroup(); err != nil {
+			return 0, err
+		}
+	}
+	if o.msg.Exec == nil {
+		faults.Point("create.after-cgroup")
+	}
 	// After the cgroup: joining a cpuset resets the affinity.
 	if err := o.affinity.setFinal(cmd.Process.Pid); err != nil {
 		return 0, err
@@ -146,6 +159,15 @@ func spawn(o *spawnOpts, undo *cleanups) (int, error) {
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 	})
+	if o.onPid != nil {
+		if err := o.onPid(pid); err != nil {
+			return 0, err
+		}
+	}
+	if o.msg.Exec == nil {
+		// The init exists and waits for its config.
+		faults.Point("create.after-init-spawn")
+	}
 
 	if o.inNamespaces != nil {
 		if err := o.inNamespaces(pid); err != nil {

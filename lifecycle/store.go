@@ -49,6 +49,9 @@ type State struct {
 	// the mount the rootfs was on before the init bound it onto itself in
 	// the host's namespace; delete detaches down to it.
 	HostRootfsMountID uint64 `json:"host_rootfs_mount_id,omitempty"`
+	// Incomplete: create or restore has not finished; what is recorded
+	// is what it made so far, for delete after a kill (recover.go).
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // Store is the directory of container states (--root).
@@ -221,7 +224,7 @@ func (h *Handle) Load() (*State, error) {
 	}
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("decode state %s: %w", filepath.Join(h.dir, stateFile), err)
+		return nil, fmt.Errorf("%w: decode %s: %w", errDamagedState, filepath.Join(h.dir, stateFile), err)
 	}
 	return &st, nil
 }
