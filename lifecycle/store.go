@@ -185,18 +185,46 @@ func (s *Store) List() ([]string, error) {
 }
 
 func lockDir(id, dir string) (*Handle, error) {
-	f, err := os.Open(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open state dir: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	for {
+		f, err := os.Open(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open state dir: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock state dir: %w", err)
+		}
+		// While we waited, the directory may have been removed (a delete,
+		// a failed create) and its name given to a new container's: a lock
+		// on the old one guards nothing. Lock what the name leads to now.
+		same, err := sameDir(f, dir)
+		if same {
+			return &Handle{ID: id, dir: dir, lockf: f}, nil
+		}
 		f.Close()
-		return nil, fmt.Errorf("lock state dir: %w", err)
+		if err != nil {
+			return nil, err
+		}
 	}
-	return &Handle{ID: id, dir: dir, lockf: f}, nil
+}
+
+// sameDir: f is the directory at path (not one removed or replaced since
+// f was opened).
+func sameDir(f *os.File, path string) (bool, error) {
+	var have, now unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &have); err != nil {
+		return false, fmt.Errorf("stat state dir: %w", err)
+	}
+	if err := unix.Stat(path, &now); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, ErrNotFound
+		}
+		return false, fmt.Errorf("stat state dir: %w", err)
+	}
+	return have.Dev == now.Dev && have.Ino == now.Ino, nil
 }
 
 // Dir is the container's state directory.
