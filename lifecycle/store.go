@@ -123,7 +123,15 @@ func QuoteID(id string) string {
 }
 
 // Reserve creates and locks the directory of a new container; it fails
-// with ErrExists when the id is taken (mkdir is the atomic test).
+// with ErrExists when the id is taken.
+//
+// The directory appears under its name already locked: it is made under a
+// temporary name, locked, and renamed into place, RENAME_NOREPLACE being
+// the atomic test of the id. Made under its name and locked after, it
+// would for a moment be an unlocked directory without state.json, which
+// is what an abandoned create looks like: a delete in that moment removed
+// it under the create (which then failed with "does not exist", or ran a
+// container no state named).
 func (s *Store) Reserve(id string) (*Handle, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
@@ -131,6 +139,40 @@ func (s *Store) Reserve(id string) (*Handle, error) {
 	if err := os.MkdirAll(s.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", s.Root, err)
 	}
+	dir := s.dir(id)
+	tmp, err := os.MkdirTemp(s.Root, ".reserve-")
+	if err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	h, err := lockDir(id, tmp)
+	if err == nil {
+		err = os.Chmod(tmp, 0o711)
+	}
+	if err == nil {
+		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_NOREPLACE)
+		if errors.Is(err, unix.EINVAL) {
+			// A file system without RENAME_NOREPLACE: mkdir is the test
+			// of the id there, and the moment above remains.
+			os.Remove(tmp)
+			h.Close()
+			return s.reserveInPlace(id)
+		}
+	}
+	if err != nil {
+		if h != nil {
+			h.Close()
+		}
+		os.Remove(tmp)
+		if errors.Is(err, os.ErrExist) {
+			return nil, ErrExists
+		}
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	h.dir = dir
+	return h, nil
+}
+
+func (s *Store) reserveInPlace(id string) (*Handle, error) {
 	dir := s.dir(id)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
