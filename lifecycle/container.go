@@ -24,14 +24,10 @@ type Container struct {
 
 // Get locks and loads container id.
 func (s *Store) Get(id string) (*Container, error) {
-	h, err := s.Open(id)
-	if errors.Is(err, ErrNotFound) && ValidateID(id) == nil {
-		// A state dir without state.json is an abandoned create: give it
-		// a phase so `delete` can clean it up.
-		if lh, lerr := lockDir(id, s.dir(id)); lerr == nil {
-			return &Container{h: lh, st: &State{ID: id}}, nil
-		}
+	if err := ValidateID(id); err != nil {
+		return nil, err
 	}
+	h, err := lockDir(id, s.dir(id))
 	if err != nil {
 		return nil, err
 	}
@@ -41,6 +37,17 @@ func (s *Store) Get(id string) (*Container, error) {
 		// Reported, so list and state go on and delete can remove it.
 		Warn("container %s: %v: shown as creating; delete removes its state dir (its cgroup and processes, unknown, are not touched)", id, err)
 		return &Container{h: h, st: &State{ID: id, Incomplete: true}}, nil
+	}
+	if errors.Is(err, ErrNotFound) {
+		// Locked, at its name, and no state.json: not a create under way
+		// (Reserve's directory appears locked, and its create holds the
+		// lock until state.json is written or the directory is gone), but
+		// one that never finished (stasis was killed mid-create). Give it
+		// a phase so `delete` can clean it up. It must be checked under the
+		// lock: checked before, a create that finished while we waited
+		// for the lock looked abandoned, and its delete removed the state
+		// dir but left the init and its cgroup.
+		return &Container{h: h, st: &State{ID: id}}, nil
 	}
 	if err != nil {
 		h.Close()

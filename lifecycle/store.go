@@ -126,7 +126,15 @@ func QuoteID(id string) string {
 }
 
 // Reserve creates and locks the directory of a new container; it fails
-// with ErrExists when the id is taken (mkdir is the atomic test).
+// with ErrExists when the id is taken.
+//
+// The directory appears under its name already locked: it is made under a
+// temporary name, locked, and renamed into place, RENAME_NOREPLACE being
+// the atomic test of the id. Made under its name and locked after, it
+// would for a moment be an unlocked directory without state.json, which
+// is what an abandoned create looks like: a delete in that moment removed
+// it under the create (which then failed with "does not exist", or ran a
+// container no state named).
 func (s *Store) Reserve(id string) (*Handle, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
@@ -134,6 +142,40 @@ func (s *Store) Reserve(id string) (*Handle, error) {
 	if err := os.MkdirAll(s.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", s.Root, err)
 	}
+	dir := s.dir(id)
+	tmp, err := os.MkdirTemp(s.Root, ".reserve-")
+	if err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	h, err := lockDir(id, tmp)
+	if err == nil {
+		err = os.Chmod(tmp, 0o711)
+	}
+	if err == nil {
+		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_NOREPLACE)
+		if errors.Is(err, unix.EINVAL) {
+			// A file system without RENAME_NOREPLACE: mkdir is the test
+			// of the id there, and the moment above remains.
+			os.Remove(tmp)
+			h.Close()
+			return s.reserveInPlace(id)
+		}
+	}
+	if err != nil {
+		if h != nil {
+			h.Close()
+		}
+		os.Remove(tmp)
+		if errors.Is(err, os.ErrExist) {
+			return nil, ErrExists
+		}
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	h.dir = dir
+	return h, nil
+}
+
+func (s *Store) reserveInPlace(id string) (*Handle, error) {
 	dir := s.dir(id)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
@@ -188,18 +230,46 @@ func (s *Store) List() ([]string, error) {
 }
 
 func lockDir(id, dir string) (*Handle, error) {
-	f, err := os.Open(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open state dir: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	for {
+		f, err := os.Open(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open state dir: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock state dir: %w", err)
+		}
+		// While we waited, the directory may have been removed (a delete,
+		// a failed create) and its name given to a new container's: a lock
+		// on the old one guards nothing. Lock what the name leads to now.
+		same, err := sameDir(f, dir)
+		if same {
+			return &Handle{ID: id, dir: dir, lockf: f}, nil
+		}
 		f.Close()
-		return nil, fmt.Errorf("lock state dir: %w", err)
+		if err != nil {
+			return nil, err
+		}
 	}
-	return &Handle{ID: id, dir: dir, lockf: f}, nil
+}
+
+// sameDir: f is the directory at path (not one removed or replaced since
+// f was opened).
+func sameDir(f *os.File, path string) (bool, error) {
+	var have, now unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &have); err != nil {
+		return false, fmt.Errorf("stat state dir: %w", err)
+	}
+	if err := unix.Stat(path, &now); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, ErrNotFound
+		}
+		return false, fmt.Errorf("stat state dir: %w", err)
+	}
+	return have.Dev == now.Dev && have.Ino == now.Ino, nil
 }
 
 // Dir is the container's state directory.

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestReserveRefusesExistingAndBadIDs(t *testing.T) {
@@ -172,6 +175,84 @@ func TestOpenAfterRemoveIsNotFound(t *testing.T) {
 	if _, err := s.Open("ct1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("open after remove: %v", err)
 	}
+}
+
+// A Get waiting for the lock of a state dir that is removed meanwhile,
+// its id given to a new create, must lock the new directory (and wait for
+// that create) rather than act on the old one: holding the old one, it saw
+// the new dir without state.json as an abandoned create, and a delete
+// removed it under the create.
+func TestGetWaitingOnAReplacedDirLocksTheNewOne(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	old, err := s.Reserve("ct1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Save(&State{ID: "ct1", Bundle: "old"})
+	type result struct {
+		c   *Container
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		c, err := s.Get("ct1")
+		got <- result{c, err}
+	}()
+	waitBlockedOn(t, old.Dir(), got)
+
+	// The old container goes (its dir out of the way while still locked,
+	// so the waiter cannot wake before the new one is there), and a new
+	// create of the id reserves the name.
+	if err := os.Rename(old.Dir(), old.Dir()+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	created, err := s.Reserve("ct1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	waitBlockedOn(t, created.Dir(), got)
+
+	created.Save(&State{ID: "ct1", Bundle: "new"})
+	created.Close()
+	r := <-got
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.c.Close()
+	if b := r.c.State().Bundle; b != "new" {
+		t.Fatalf("Get returned the state of bundle %q, want the new create's", b)
+	}
+}
+
+// waitBlockedOn waits until some flock waiter (in /proc/locks, "->") is
+// blocked on directory dir; a result on early (the waiter returned
+// instead of blocking) fails the test.
+func waitBlockedOn[T any](t *testing.T, dir string, early <-chan T) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	ino := ":" + strconv.FormatUint(st.Ino, 10) + " "
+	for i := 0; i < 10000; i++ {
+		select {
+		case r := <-early:
+			t.Fatalf("Get returned without waiting for the lock of %s: %+v", dir, r)
+		default:
+		}
+		locks, err := os.ReadFile("/proc/locks")
+		if err != nil {
+			t.Skipf("cannot read /proc/locks to see the waiter: %v", err)
+		}
+		for _, l := range strings.Split(string(locks), "\n") {
+			if strings.Contains(l, "-> FLOCK") && strings.Contains(l, ino) {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("no waiter blocked on %s after 10 s", dir)
 }
 
 func TestPasswdHome(t *testing.T) {
