@@ -274,9 +274,11 @@ func planFor(c *lifecycle.Container, o *Options) (*Plan, error) {
 		lifecycle.Warn("container %s: cannot list unix socket peers, not checking them: %v", c.ID(), err)
 	}
 	hostPeers, _ := dumpUnixPeers()
+	creds := ourCriuCreds()
 	return makePlan(planInput{
 		id: c.ID(), rootfs: st.Rootfs, spec: st.Config, initPid: st.Pid, pids: pids,
 		mounts: mounts, union: union, opts: o, procRoot: "/proc", unixPeers: peers, hostPeers: hostPeers,
+		criu: &creds,
 	})
 }
 

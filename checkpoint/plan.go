@@ -62,6 +62,9 @@ type planInput struct {
 	// it could not be read: no unix socket check then).
 	unixPeers map[uint32]unixSock
 	hostPeers map[uint32]unixSock // the same for our own netns
+	// criu is what CRIU may do to the container's processes (nil: no
+	// check).
+	criu *criuCreds
 }
 
 func makePlan(in planInput) (*Plan, error) {
@@ -99,6 +102,11 @@ func makePlan(in planInput) (*Plan, error) {
 		}
 	}
 	for _, pid := range tree {
+		if in.criu != nil {
+			if why := in.criu.rlimitProblem(in.procRoot, pid); why != "" {
+				p.block("%s", why)
+			}
+		}
 		fds, err := scanFds(in.procRoot, pid)
 		if err != nil {
 			continue // the process exited while we looked
