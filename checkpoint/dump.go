@@ -114,6 +114,7 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 		Descriptors:   plan.Stdio,
 
 		LoopbackOnlyNet: plan.LoopbackOnlyNet,
+		UserNS:          ownUserNS(st.Pid),
 	}
 	// Before anything is written or frozen: metadata restore could not
 	// use is no checkpoint.

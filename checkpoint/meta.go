@@ -58,6 +58,10 @@ type Metadata struct {
 	// Union is the rootfs's union (AUFS or overlay) layer stack, so a
 	// restore can mount it again when the rootfs is not mounted.
 	Union *aufs.Union `json:"union,omitempty"`
+	// UserNS: the container had a user namespace of its own, so its
+	// restored tasks read the images as its mapped root (see
+	// readableImages).
+	UserNS bool `json:"userns,omitempty"`
 }
 
 // External is a mount whose source lies outside the container, so CRIU

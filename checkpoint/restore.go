@@ -120,7 +120,16 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 			}
 			defer imageDir.Close()
 			defer workDir.Close()
-			return restoreInto(h, st, meta, o, imageDir, workDir, &cg)
+			criuImages := imageDir
+			if restoresIntoUserNS(meta, sp) {
+				imgs, done, err := readableImages(imageDir, h.Dir())
+				if err != nil {
+					return 0, nil, err
+				}
+				defer done()
+				criuImages = imgs
+			}
+			return restoreInto(h, st, meta, o, imageDir, criuImages, workDir, &cg)
 		})
 	}()
 	<-done
@@ -205,8 +214,11 @@ func withPrivateMounts(fn func() (int, *RestoreStats, error)) (int, *RestoreStat
 	return fn()
 }
 
+// restoreInto restores into the new container. CRIU reads the images
+// from criuImages (imageDir, or readableImages's private view of it);
+// its log is kept in imageDir.
 func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *RestoreOptions,
-	imageDir, workDir *os.File, cgOut *cgroupmgr.Manager) (int, *RestoreStats, error) {
+	imageDir, criuImages, workDir *os.File, cgOut *cgroupmgr.Manager) (int, *RestoreStats, error) {
 	sp := st.Config
 	if err := rootfs.CreateMountpoints(st.Rootfs, sp.Mounts); err != nil {
 		return 0, nil, err
@@ -230,7 +242,7 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	}
 	*cgOut = cg
 
-	opts, err := baseOpts(&o.Options, imageDir, workDir, "restore.log", criuRoot)
+	opts, err := baseOpts(&o.Options, criuImages, workDir, "restore.log", criuRoot)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -348,7 +360,7 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 		unix.Kill(pid, unix.SIGKILL)
 		return 0, nil, err
 	}
-	return pid, readRestoreStats(imageDir, workDir), nil
+	return pid, readRestoreStats(criuImages, workDir), nil
 }
 
 func recordRestored(h *lifecycle.Handle, st *lifecycle.State, pid int, pidFile string) error {
