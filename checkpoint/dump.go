@@ -134,6 +134,7 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 
 		LoopbackOnlyNet: plan.LoopbackOnlyNet,
 		FileLocks:       o.FileLocks || plan.Auto.FileLocks,
+		UserNS:          ownUserNS(st.Pid),
 	}
 	// Before anything is written or frozen: metadata restore could not
 	// use is no checkpoint.
@@ -313,9 +314,11 @@ func planFor(c *lifecycle.Container, o *CheckpointOptions) (*Plan, error) {
 		lifecycle.Warn("container %s: cannot list unix socket peers, not checking them: %v", c.ID(), err)
 	}
 	hostPeers, _ := dumpUnixPeers()
+	creds := ourCriuCreds()
 	return makePlan(planInput{
 		id: c.ID(), rootfs: st.Rootfs, spec: st.Config, initPid: st.Pid, pids: pids,
 		mounts: mounts, union: union, opts: o, procRoot: "/proc", unixPeers: peers, hostPeers: hostPeers,
+		criu: &creds,
 	})
 }
 

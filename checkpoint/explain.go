@@ -14,6 +14,11 @@ var hints = []struct{ match, hint string }{
 	{"mqueue isn't empty", "CRIU cannot checkpoint the messages of POSIX message queues (criu#2285): receive them (or mq_unlink the queues) before the checkpoint"},
 	{"External socket", "the container has a unix socket connected outside it: retry with --ext-unix-sk"},
 	{"unix socket", "the container has a unix socket connected outside it: retry with --ext-unix-sk"},
+	// A user-namespaced container's restored tasks act as its mapped
+	// root, who cannot open what only the host's root may (tty-info.img
+	// is the first image they read, so "tty" must not match first).
+	{".img: Permission denied", "the restored processes (the container's mapped root) cannot read the checkpoint images"},
+	{"Can't open file fd/", "the restored processes (a user namespace's mapped root?) cannot reopen a regular file given as the container's stdio: give the container pipes"},
 	{"tty", "the container holds a terminal it does not own: retry with --shell-job"},
 	// CRIU 4.1 without --shell-job reports a host terminal as a file on
 	// an unknown mount.

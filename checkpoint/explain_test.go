@@ -33,6 +33,8 @@ func TestFirstErrorAndHint(t *testing.T) {
 		"Error (criu/sk-inet.c:176): In-flight connection (l) for 3d9f2":                           "--tcp-skip-in-flight",
 		"Error (criu/files-reg.c:1010): Can't dump unlinked file /tmp/x (deleted), use link_remap": "--link-remap",
 		"Error (criu/filesystems.c:650): mqueue isn't empty":                                       "message queues",
+		"Error (criu/image.c:630): Unable to open tty-info.img: Permission denied":                 "cannot read the checkpoint images",
+		"Error (criu/files-reg.c:2353): Can't open file fd/1 on restore: Permission denied":        "give the container pipes",
 	} {
 		if h := hintFor(line); !strings.Contains(h, want) {
 			t.Errorf("hint for %q = %q, want it to mention %q", line, h, want)

@@ -66,6 +66,10 @@ type Metadata struct {
 	// stasis.json (runc, or CRIU by hand): nothing of the source host
 	// can be checked then.
 	Foreign string `json:"-"`
+	// UserNS: the container had a user namespace of its own, so its
+	// restored tasks read the images as its mapped root (see
+	// readableImages).
+	UserNS bool `json:"userns,omitempty"`
 }
 
 // External is a mount whose source lies outside the container, so CRIU

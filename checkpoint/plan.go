@@ -67,6 +67,9 @@ type planInput struct {
 	// stat reads a file through procRoot's magic links (unix.Stat when
 	// nil; fixtures cannot make a file with no name left).
 	stat func(path string, st *unix.Stat_t) error
+	// criu is what CRIU may do to the container's processes (nil: no
+	// check).
+	criu *criuCreds
 }
 
 func makePlan(in planInput) (*Plan, error) {
@@ -104,6 +107,11 @@ func makePlan(in planInput) (*Plan, error) {
 		}
 	}
 	for _, pid := range tree {
+		if in.criu != nil {
+			if why := in.criu.rlimitProblem(in.procRoot, pid); why != "" {
+				p.block("%s", why)
+			}
+		}
 		fds, err := scanFds(in.procRoot, pid)
 		if err != nil {
 			continue // the process exited while we looked

@@ -123,7 +123,16 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 				}
 				defer imageDir.Close()
 				defer workDir.Close()
-				return restoreInto(r, meta, o, imageDir, workDir)
+				criuImages := imageDir
+				if restoresIntoUserNS(meta, r.Spec) {
+					imgs, done, err := readableImages(imageDir, r.Dir)
+					if err != nil {
+						return 0, nil, err
+					}
+					defer done()
+					criuImages = imgs
+				}
+				return restoreInto(r, meta, o, imageDir, criuImages, workDir)
 			})
 		}()
 		<-done
@@ -202,8 +211,11 @@ func withPrivateMounts(fn func() (int, *RestoreStats, error)) (int, *RestoreStat
 	return fn()
 }
 
+// restoreInto restores into the new container. CRIU reads the images
+// from criuImages (imageDir, or readableImages's private view of it);
+// its log is kept in imageDir.
 func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
-	imageDir, workDir *os.File) (int, *RestoreStats, error) {
+	imageDir, criuImages, workDir *os.File) (int, *RestoreStats, error) {
 	sp, cg := r.Spec, r.Cgroup
 	if err := rootfs.CreateMountpoints(r.Rootfs, sp.Mounts); err != nil {
 		return 0, nil, err
@@ -217,7 +229,7 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		return 0, nil, fmt.Errorf("bind rootfs %s for criu: %w", r.Rootfs, err)
 	}
 
-	opts, err := baseOpts(&o.Common, imageDir, workDir, "restore.log", criuRoot)
+	opts, err := baseOpts(&o.Common, criuImages, workDir, "restore.log", criuRoot)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -363,7 +375,7 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 			}
 		}
 	}
-	return pid, readRestoreStats(imageDir, workDir), nil
+	return pid, readRestoreStats(criuImages, workDir), nil
 }
 
 // cgroupRoots reads CRIU's cgroups (the new container's, it was just put

@@ -10,6 +10,9 @@ pkgs=(
 	iptables iproute2 util-linux procps xz-utils patch git ca-certificates
 	# the conformance suites (make conformance): runc-bats.sh needs these too
 	gawk file python3
+	# tests/bats/userns-cr.bats runs the host's PostgreSQL 15 server and psql
+	# (/usr/lib/postgresql/15/bin) in a container
+	postgresql-15
 	# CRIU's build dependencies (scripts/install-criu.sh)
 	# libprotobuf-dev ships google/protobuf/descriptor.proto, which CRIU's
 	# images/Makefile compiles; --no-install-recommends does not pull it in.
