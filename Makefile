@@ -73,7 +73,7 @@ security: build helpers
 
 # End to end through Docker, containerd (ctr, go-runc) and podman, each
 # with daemons of its own (scripts/e2e.sh installs and tears them down).
-# E2E_AREAS narrows it: gorunc containerd docker checkpoint podman.
+# E2E_AREAS narrows it: gorunc containerd docker checkpoint podman cri.
 e2e: build
 	STASIS=$(CURDIR)/stasis scripts/e2e.sh $(E2E_AREAS)
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	criustats "github.com/checkpoint-restore/go-criu/v7/stats"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stasis-oci/stasis/aufs"
@@ -147,14 +148,32 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 	for _, e := range meta.Externals {
 		opts.External = append(opts.External, extMountKey(e.Dest)+":"+e.Dest)
 	}
-	if externalNetNS(sp) != "" {
-		ino, err := nsInode(fmt.Sprintf("/proc/%d/ns/net", st.Pid))
-		if err != nil {
-			return nil, fmt.Errorf("read network namespace: %w", err)
+	// Namespaces joined by path are not the container's to dump (see
+	// extns.go): network and pid CRIU is told are external, ipc and uts
+	// it is run inside.
+	meta.ExternalNamespaces = plan.ExternalNamespaces
+	for _, ext := range []struct {
+		typ specs.LinuxNamespaceType
+		key string
+	}{{specs.NetworkNamespace, extNetNSKey}, {specs.PIDNamespace, extPidNSKey}} {
+		if !hasString(meta.ExternalNamespaces, string(ext.typ)) {
+			continue
 		}
-		opts.External = append(opts.External, fmt.Sprintf("net[%d]:%s", ino, extNetNSKey))
-		meta.ExternalNetNS = true
+		name := nsProcName[ext.typ]
+		ino, err := nsInode(fmt.Sprintf("/proc/%d/ns/%s", st.Pid, name))
+		if err != nil {
+			return nil, fmt.Errorf("read the %s namespace: %w", ext.typ, err)
+		}
+		opts.External = append(opts.External, fmt.Sprintf("%s[%d]:%s", name, ino, ext.key))
 	}
+	meta.ExternalNetNS = hasString(meta.ExternalNamespaces, string(specs.NetworkNamespace))
+	criuNS, err := openCriuNamespaces(meta.ExternalNamespaces, func(t specs.LinuxNamespaceType) string {
+		return fmt.Sprintf("/proc/%d/ns/%s", st.Pid, nsProcName[t])
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer closeNamespaces(criuNS)
 	for _, desc := range plan.Stdio {
 		if strings.HasPrefix(desc, "file[") && !slices.Contains(opts.External, desc) {
 			opts.External = append(opts.External, desc)
@@ -176,8 +195,14 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 		return nil, err
 	}
 	defer devnull.Close()
-	sw, err := startSwrk(o.CriuPath, [3]*os.File{devnull, devnull, devnull}, nil)
-	if err != nil {
+	var sw *swrk
+	if err := inNamespaces(criuNS, func() (err error) {
+		sw, err = startSwrk(o.CriuPath, [3]*os.File{devnull, devnull, devnull}, nil)
+		return err
+	}); err != nil {
+		if sw != nil {
+			sw.close()
+		}
 		return nil, err
 	}
 	if v, err := criuVersion(sw); err == nil {

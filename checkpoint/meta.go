@@ -51,6 +51,11 @@ type Metadata struct {
 	// ExternalNetNS is set when the container joined a network namespace
 	// by path (Docker does): restore must hand CRIU the new one.
 	ExternalNetNS bool `json:"external_netns,omitempty"`
+	// ExternalNamespaces are the namespaces (spec type names: "ipc",
+	// "network", "pid", "uts") the container joined by path: CRIU dumped
+	// none of them, and restore puts the processes into those the
+	// bundle names (see extns.go).
+	ExternalNamespaces []string `json:"external_namespaces,omitempty"`
 	// LoopbackOnlyNet: the container's own network namespace held only an
 	// untouched lo, so it was not dumped; restore makes a new one, lo up.
 	// Always written, false too: the record says what was decided.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 )
@@ -200,19 +199,6 @@ func configFile(annotations map[string]string) string {
 }
 
 var defaultCriuConfig = "/etc/criu/stasis.conf"
-
-// externalNetNS returns the netns path a container joined, or "".
-func externalNetNS(sp *specs.Spec) string {
-	if sp.Linux == nil {
-		return ""
-	}
-	for _, ns := range sp.Linux.Namespaces {
-		if ns.Type == specs.NetworkNamespace {
-			return ns.Path
-		}
-	}
-	return ""
-}
 
 // extNetNSKey is the name CRIU gives the external network namespace.
 const extNetNSKey = "extRootNetNS"

@@ -27,8 +27,11 @@ type Plan struct {
 	Stdio     []string    `json:"stdio"`
 	// LoopbackOnlyNet: the network namespace is left to stasis (see
 	// loopbackOnlyNet) instead of being dumped by CRIU.
-	LoopbackOnlyNet bool       `json:"loopback_only_net"`
-	Files           []OpenFile `json:"files"`
+	LoopbackOnlyNet bool `json:"loopback_only_net"`
+	// ExternalNamespaces are the namespaces the container joined by
+	// path, which CRIU does not dump (see joinedNamespaces).
+	ExternalNamespaces []string   `json:"external_namespaces"`
+	Files              []OpenFile `json:"files"`
 	// Auto is what the plan turned on by itself (auto.go).
 	Auto     Auto     `json:"auto"`
 	Blockers []string `json:"blockers"`
@@ -76,6 +79,11 @@ func makePlan(in planInput) (*Plan, error) {
 	p := &Plan{ID: in.id, Rootfs: in.rootfs, Union: in.union,
 		LoopbackOnlyNet: loopbackOnlyNet(in.spec, in.pids, &in.opts.Common, in.procRoot)}
 	p.Externals = externalsOf(in.spec, in.rootfs, in.mounts)
+	var nsBlockers []string
+	p.ExternalNamespaces, nsBlockers = joinedNamespaces(in.spec)
+	for _, b := range nsBlockers {
+		p.block("%s", b)
+	}
 	stdio, extFiles, err := stdio(in.procRoot, in.initPid, in.mounts)
 	if err != nil {
 		return nil, err
@@ -338,6 +346,9 @@ func (p *Plan) String() string {
 	fmt.Fprintf(&b, "stdio: %s\n", strings.Join(p.Stdio, " "))
 	if p.LoopbackOnlyNet {
 		fmt.Fprintf(&b, "network: own namespace with only lo: not dumped, recreated at restore\n")
+	}
+	if len(p.ExternalNamespaces) > 0 {
+		fmt.Fprintf(&b, "namespaces joined by path: %s: not dumped, the restoring bundle names where to restore\n", strings.Join(p.ExternalNamespaces, " "))
 	}
 	fmt.Fprintf(&b, "mapped and open files:\n")
 	for _, f := range p.Files {

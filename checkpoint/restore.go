@@ -30,10 +30,10 @@ type RestoreOptions struct {
 	TCPClose        bool
 	LsmProfile      string
 	LsmMountContext string
-	ID            string
-	Bundle        string
-	PidFile       string
-	ConsoleSocket string
+	ID              string
+	Bundle          string
+	PidFile         string
+	ConsoleSocket   string
 	// Console, if set, receives the pty master instead of ConsoleSocket
 	// (a foreground restore's own tty proxy).
 	Console *os.File
@@ -98,6 +98,14 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 			lifecycle.Warn("restore %s: %s", o.ID, w)
 		}
 	}()
+	// Before anything is made: a bundle that names no namespace for one
+	// the checkpoint left out cannot be restored (restoreInto checks the
+	// spec lifecycle loads again).
+	if sp, err := spec.Decode(o.Bundle); err == nil {
+		if err := checkExternalNamespaces(meta, sp); err != nil {
+			return nil, err
+		}
+	}
 	if meta.Terminal && o.ConsoleSocket == "" && o.Console == nil {
 		return nil, errors.New("the checkpointed container has a terminal: restore needs --console-socket (or a foreground -t)")
 	}
@@ -256,23 +264,43 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 			opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: proto.String(d), Fd: proto.Int32(int32(i))})
 		}
 	}
+	// The namespaces the container joined by path go to those the bundle
+	// names: network and pid as CRIU's inherit-fds, ipc and uts by
+	// running CRIU in them (extns.go).
+	if err := checkExternalNamespaces(meta, sp); err != nil {
+		return 0, nil, err
+	}
+	external := meta.externalNamespaces()
 	var extra []*os.File
-	if meta.ExternalNetNS {
-		path := externalNetNS(sp)
-		if path == "" {
-			return 0, nil, errors.New("the checkpoint joined an external network namespace but the bundle's config names none (linux.namespaces network path)")
+	for _, ext := range []struct {
+		typ specs.LinuxNamespaceType
+		key string
+	}{{specs.NetworkNamespace, extNetNSKey}, {specs.PIDNamespace, extPidNSKey}} {
+		if !hasString(external, string(ext.typ)) {
+			continue
 		}
-		f, err := os.Open(path)
+		f, err := os.Open(nsPathOf(sp, ext.typ))
 		if err != nil {
-			return 0, nil, fmt.Errorf("open network namespace: %w", err)
+			return 0, nil, fmt.Errorf("open the %s namespace: %w", ext.typ, err)
 		}
 		defer f.Close()
-		opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: proto.String(extNetNSKey), Fd: proto.Int32(criuExtraFd(len(extra)))})
+		opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: proto.String(ext.key), Fd: proto.Int32(criuExtraFd(len(extra)))})
 		extra = append(extra, f)
 	}
-
-	sw, err := startSwrk(o.CriuPath, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, extra)
+	criuNS, err := openCriuNamespaces(external, func(t specs.LinuxNamespaceType) string { return nsPathOf(sp, t) })
 	if err != nil {
+		return 0, nil, err
+	}
+	defer closeNamespaces(criuNS)
+
+	var sw *swrk
+	if err := inNamespaces(criuNS, func() (err error) {
+		sw, err = startSwrk(o.CriuPath, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, extra)
+		return err
+	}); err != nil {
+		if sw != nil {
+			sw.close()
+		}
 		return 0, nil, err
 	}
 	if have, err := criuVersion(sw); err == nil {

@@ -23,7 +23,7 @@ export PATH=/usr/local/sbin:/usr/local/go/bin:$PATH:/usr/sbin:/sbin
 export DEBIAN_FRONTEND=noninteractive
 export STASIS=${STASIS:-$repo/stasis}
 
-all_areas=(gorunc containerd docker checkpoint podman)
+all_areas=(gorunc containerd docker checkpoint podman cri)
 areas=("$@")
 [ ${#areas[@]} -gt 0 ] || areas=("${all_areas[@]}")
 for a in "${areas[@]}"; do
@@ -161,6 +161,19 @@ if want containerd || want docker || want checkpoint; then
 		want checkpoint && run_bats checkpoint "$e2e_dir/docker-checkpoint.bats"
 	else
 		echo "e2e: could not start the daemons" >&2
+		failed=$((failed + 1))
+	fi
+fi
+
+if want cri; then
+	# Built outside the bats time limit: about 3 minutes the first time.
+	if ! e2e_cri_build; then
+		e2e_log "$(cat "$E2E_RUN/cri-unavailable")"
+		run_bats cri "$e2e_dir/cri.bats" # its tests skip, saying why
+	elif e2e_start_cri; then
+		run_bats cri "$e2e_dir/cri.bats"
+	else
+		echo "e2e: could not start containerd 2.x with CRI" >&2
 		failed=$((failed + 1))
 	fi
 fi

@@ -249,9 +249,14 @@ e2e_our_mounts() {
 		/proc/self/mountinfo | sort -r
 }
 
+# The Kubernetes path's containerd 2.x (e2e_start_cri, e2e_stop_cri).
+# shellcheck source=tests/e2e/cri-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cri-lib.sh"
+
 # The cgroup parents the clients create under each hierarchy: docker's
-# /docker, containerd's /<namespace> for ctr, podman's /libpod_parent.
-E2E_CGROUP_PARENTS=(docker "$E2E_NS" libpod_parent)
+# /docker, containerd's /<namespace> for ctr, podman's /libpod_parent,
+# the CRI pods' parent.
+E2E_CGROUP_PARENTS=(docker "$E2E_NS" libpod_parent "$CRI_CGROUP_PARENT")
 
 # e2e_record_cgroups: note which of those parents exist before the suite
 # starts, so teardown removes only the ones the suite made.
@@ -322,6 +327,7 @@ e2e_stop_all() {
 		done
 	fi
 	e2e_podman_cleanup
+	e2e_stop_cri
 	e2e_kill_pidfile "$E2E_RUN/containerd.pid" 20
 	# Whatever is left (shims, conmon, container processes started through
 	# them) names our directories on its command line.

@@ -1,0 +1,152 @@
+#!/usr/bin/env bats
+# Checkpoint/restore of a container that joined namespaces by path (as a
+# Kubernetes pod's containers join the pause container's). This file
+# proves:
+#  - a container in a holder's pid, ipc and uts namespaces checkpoints
+#    (CRIU would refuse the pid namespace without its init), the dry-run
+#    and stasis.json name them as external, and it restores from a copied
+#    bundle naming a new holder's namespaces into exactly those, its
+#    process carrying on (its counter continues, the new holder's
+#    hostname and SysV message queue are what it sees);
+#  - restoring such a checkpoint with a bundle that names no path for
+#    one of them fails with an error naming the namespace, and leaves
+#    nothing behind;
+#  - a container in a holder's time namespace (which CRIU can only make
+#    anew) is refused before it is frozen, with a message naming the
+#    namespace, and keeps running.
+
+load helpers
+
+setup() {
+	common_setup
+	stasis_only "how stasis hands namespaces joined by path to CRIU"
+	command -v criu >/dev/null && criu check >/dev/null 2>&1 || skip "no working criu"
+	# Counts into /out/log (a host dir, opened for appending: CRIU
+	# restores it as it was, whatever its size), one line each 0.1 s,
+	# saying in which uts (its hostname) and ipc (its message queues'
+	# keys) namespace it runs.
+	mkdir "$BATS_TEST_TMPDIR/out"
+	setup_bundle sh -c 'exec >>/out/log 2>&1; i=0; while :; do i=$((i+1)); echo "$i $(hostname) $(awk "NR>1{print \$1}" /proc/sysvipc/msg | tr "\n" ,)"; sleep 0.1; done'
+	update_config '.mounts += [{"destination": "/out", "type": "bind", "source": $s, "options": ["rbind"]}]' \
+		--arg s "$BATS_TEST_TMPDIR/out"
+	IMG=$BATS_TEST_TMPDIR/img
+}
+
+teardown() {
+	common_teardown
+}
+
+# holder NAME: a holder of new pid, ipc and uts namespaces whose hostname
+# is NAME and whose ipc namespace has one message queue (a random key:
+# QKEY); sets HOLDER_PID.
+holder() {
+	start_ns_holder --pid --ipc --uts
+	nsenter -t "$HOLDER_PID" -u hostname "$1"
+	nsenter -t "$HOLDER_PID" -i ipcmk -Q >/dev/null
+	QKEY=$(nsenter -t "$HOLDER_PID" -i awk 'NR>1{print $1}' /proc/sysvipc/msg)
+	[ -n "$QKEY" ] || fail "no message queue in the holder"
+}
+
+# join_holder: make $BUNDLE's config join $HOLDER_PID's pid, ipc and uts
+# namespaces by path (and leave the hostname to the holder).
+join_holder() {
+	update_config 'del(.hostname) | .linux.namespaces = [.linux.namespaces[] | select(.type != "pid" and .type != "ipc" and .type != "uts")]
+		+ [{"type": "pid", "path": "/proc/\($p)/ns/pid"}, {"type": "ipc", "path": "/proc/\($p)/ns/ipc"}, {"type": "uts", "path": "/proc/\($p)/ns/uts"}]' \
+		--arg p "$HOLDER_PID"
+}
+
+count_log() { cat "$BATS_TEST_TMPDIR/out/log"; }
+
+# last_count: the last counter value logged.
+last_count() {
+	count_log | tail -n 1 | cut -d' ' -f1
+}
+
+# wait_output REGEX: wait until a logged line matches.
+wait_output() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		count_log | grep -Eq "$1" && return 0
+		sleep 0.05
+	done
+	echo "no logged line matches $1; the last ones: $(count_log | tail -n 3)" >&2
+	return 1
+}
+
+@test "a container in a holder's pid, ipc and uts namespaces restores into a new holder's" {
+	local a b old
+	a=$(new_id)
+	b=$(new_id)
+	holder holder-one
+	old=$HOLDER_PID
+	join_holder
+	run_detached "$a"
+	wait_output "^3 holder-one $QKEY,\$"
+	[ "$(readlink "/proc/$(container_pid "$a")/ns/pid")" = "$(readlink "/proc/$old/ns/pid")" ] || fail "container not in the holder's pid namespace"
+
+	run stasis checkpoint --dry-run "$a"
+	assert_success
+	assert_output_contains "namespaces joined by path: ipc pid uts: not dumped"
+	assert_output_contains "blockers: none"
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_success
+	assert_equal "$(jq -c .external_namespaces "$IMG/stasis.json")" '["ipc","pid","uts"]' "recorded external namespaces"
+	# CRIU dumped none of them.
+	! ls "$IMG"/utsns-*.img "$IMG"/ipcns-*.img >/dev/null 2>&1 || fail "CRIU dumped the uts or ipc namespace"
+	local before
+	before=$(last_count)
+
+	holder holder-two
+	local new=$BATS_TEST_TMPDIR/bundle-two
+	cp -a "$BUNDLE" "$new"
+	BUNDLE=$new
+	join_holder
+	run detached_cmd "$b" restore -d --image-path "$IMG" --bundle "$BUNDLE" "$b"
+	assert_success
+	local pid t
+	pid=$(container_pid "$b")
+	for t in pid ipc uts; do
+		assert_equal "$(readlink "/proc/$pid/ns/$t")" "$(readlink "/proc/$HOLDER_PID/ns/$t")" "$t namespace of the restored container"
+		[ "$(readlink "/proc/$pid/ns/$t")" != "$(readlink "/proc/$old/ns/$t")" ] || fail "still in the old holder's $t namespace"
+	done
+	# The shell carries on counting, and now sees the new holder's
+	# hostname and message queue.
+	wait_output "^$((before + 2)) holder-two $QKEY,\$"
+	assert_equal "$(count_log | grep -c '^1 ')" 1 "lines counting 1 (a restarted counter logs a second)"
+}
+
+@test "restore refuses a bundle that names no namespace for one the checkpoint left out" {
+	local a b
+	a=$(new_id)
+	b=$(new_id)
+	holder holder-one
+	join_holder
+	run_detached "$a"
+	wait_output '^2 '
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_success
+	# The bundle joins the ipc and uts namespaces but makes its own pid one.
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "pid")] + [{"type": "pid"}]'
+	run detached_cmd "$b" restore -d --image-path "$IMG" --bundle "$BUNDLE" "$b"
+	assert_failure
+	assert_output_contains "joined its pid namespace by path"
+	assert_output_contains '"type": "pid"'
+	assert_no_container "$b"
+}
+
+@test "a container in a holder's time namespace is refused before it is frozen" {
+	local a
+	a=$(new_id)
+	start_ns_holder --time
+	update_config '.linux.namespaces += [{"type": "time", "path": $p}]' --arg p "/proc/$HOLDER_PID/ns/time"
+	run_detached "$a"
+	wait_output '^2 '
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_failure
+	assert_output_contains "cannot checkpoint: the container joined the time namespace /proc/$HOLDER_PID/ns/time"
+	[ ! -e "$IMG/stasis.json" ] || fail "a refused checkpoint wrote stasis.json"
+	assert_equal "$(state_field "$a" status)" running "status after the refusal"
+	local n
+	n=$(last_count)
+	wait_output "^$((n + 1)) "
+}
