@@ -17,7 +17,7 @@ import (
 // Container is a locked, loaded container. Commands get one from
 // Store.Get, act through it, and Close it.
 type Container struct {
-	h  *Handle
+	h  *handle
 	st *State
 	cg cgroupmgr.Manager
 }
@@ -40,7 +40,7 @@ func (s *Store) Get(id string) (*Container, error) {
 	}
 	if errors.Is(err, ErrNotFound) {
 		// Locked, at its name, and no state.json: not a create under way
-		// (Reserve's directory appears locked, and its create holds the
+		// (reserve's directory appears locked, and its create holds the
 		// lock until state.json is written or the directory is gone), but
 		// one that never finished (stasis was killed mid-create). Give it
 		// a phase so `delete` can clean it up. It must be checked under the

@@ -59,7 +59,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 		return nil, errors.New("--console-socket given but process.terminal is false")
 	}
 
-	h, err := s.Reserve(o.ID)
+	h, err := s.reserve(o.ID)
 	if err != nil {
 		return nil, err
 	}

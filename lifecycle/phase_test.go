@@ -10,7 +10,7 @@ import (
 // A stopped container refuses everything but delete, with a typed error.
 func TestStoppedRefusesIllegalTransitions(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	h, _ := s.Reserve("ct1")
+	h, _ := s.reserve("ct1")
 	// pid 1's start time is never 12345 here: reads as exited.
 	h.Save(&State{ID: "ct1", Pid: 1, PidStartTime: 12345})
 	h.Close()
@@ -47,7 +47,7 @@ func TestStoppedRefusesIllegalTransitions(t *testing.T) {
 
 func TestAbandonedCreateCanBeDeleted(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	h, _ := s.Reserve("half")
+	h, _ := s.reserve("half")
 	h.Close()
 	c, err := s.Get("half")
 	if err != nil {

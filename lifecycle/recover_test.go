@@ -16,7 +16,7 @@ import (
 // and delete removes it.
 func TestDamagedStateIsCreatingAndDeletable(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	h, err := s.Reserve("bad")
+	h, err := s.reserve("bad")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestIncompleteCreateDeleteKillsRecordedInit(t *testing.T) {
 	for _, reused := range []bool{false, true} {
 		s := &Store{Root: t.TempDir()}
 		init, start := startSleeper(t)
-		h, err := s.Reserve("half")
+		h, err := s.reserve("half")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestRecoverFreeze(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &Store{Root: t.TempDir()}
-			h, err := s.Reserve("ct")
+			h, err := s.reserve("ct")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +142,7 @@ func TestRecoverFreeze(t *testing.T) {
 func TestBeginEndFreeze(t *testing.T) {
 	criu, start := startSleeper(t)
 	s := &Store{Root: t.TempDir()}
-	h, err := s.Reserve("ct")
+	h, err := s.reserve("ct")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ type Restoring struct {
 	Cgroup cgroupmgr.Manager
 
 	st *State
-	h  *Handle
+	h  *handle
 }
 
 // Join moves pid (CRIU, before it forks the restored tasks) into the
@@ -113,7 +113,7 @@ func (s *Store) Restore(o RestoreOpts, run RestoreFunc) (c *Container, err error
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.Reserve(o.ID)
+	h, err := s.reserve(o.ID)
 	if err != nil {
 		return nil, err
 	}

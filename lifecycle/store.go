@@ -59,10 +59,10 @@ type Store struct {
 	Root string
 }
 
-// Handle is a locked container directory. Every command that reads and
+// handle is a locked container directory. Every command that reads and
 // then changes a container holds the lock for the whole operation, so two
 // concurrent stasis processes never interleave on one container.
-type Handle struct {
+type handle struct {
 	ID    string
 	dir   string
 	lockf *os.File
@@ -125,7 +125,7 @@ func QuoteID(id string) string {
 	return fmt.Sprintf("%q", id)
 }
 
-// Reserve creates and locks the directory of a new container; it fails
+// reserve creates and locks the directory of a new container; it fails
 // with ErrExists when the id is taken.
 //
 // The directory appears under its name already locked: it is made under a
@@ -135,7 +135,7 @@ func QuoteID(id string) string {
 // is what an abandoned create looks like: a delete in that moment removed
 // it under the create (which then failed with "does not exist", or ran a
 // container no state named).
-func (s *Store) Reserve(id string) (*Handle, error) {
+func (s *Store) reserve(id string) (*handle, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func (s *Store) Reserve(id string) (*Handle, error) {
 	return h, nil
 }
 
-func (s *Store) reserveInPlace(id string) (*Handle, error) {
+func (s *Store) reserveInPlace(id string) (*handle, error) {
 	dir := s.dir(id)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
@@ -191,8 +191,8 @@ func (s *Store) reserveInPlace(id string) (*Handle, error) {
 	return h, nil
 }
 
-// Open locks an existing container's directory.
-func (s *Store) Open(id string) (*Handle, error) {
+// open locks an existing container's directory.
+func (s *Store) open(id string) (*handle, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func (s *Store) List() ([]string, error) {
 	return ids, nil
 }
 
-func lockDir(id, dir string) (*Handle, error) {
+func lockDir(id, dir string) (*handle, error) {
 	for {
 		f, err := os.Open(dir)
 		if errors.Is(err, os.ErrNotExist) {
@@ -247,7 +247,7 @@ func lockDir(id, dir string) (*Handle, error) {
 		// on the old one guards nothing. Lock what the name leads to now.
 		same, err := sameDir(f, dir)
 		if same {
-			return &Handle{ID: id, dir: dir, lockf: f}, nil
+			return &handle{ID: id, dir: dir, lockf: f}, nil
 		}
 		f.Close()
 		if err != nil {
@@ -273,10 +273,10 @@ func sameDir(f *os.File, path string) (bool, error) {
 }
 
 // Dir is the container's state directory.
-func (h *Handle) Dir() string { return h.dir }
+func (h *handle) Dir() string { return h.dir }
 
 // Close releases the lock.
-func (h *Handle) Close() {
+func (h *handle) Close() {
 	if h.lockf != nil {
 		h.lockf.Close()
 		h.lockf = nil
@@ -284,7 +284,7 @@ func (h *Handle) Close() {
 }
 
 // Load reads state.json.
-func (h *Handle) Load() (*State, error) {
+func (h *handle) Load() (*State, error) {
 	data, err := os.ReadFile(filepath.Join(h.dir, stateFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotFound
@@ -301,7 +301,7 @@ func (h *Handle) Load() (*State, error) {
 
 // Save writes state.json atomically: a reader sees the old or the new
 // file, never a torn one.
-func (h *Handle) Save(st *State) error {
+func (h *handle) Save(st *State) error {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
@@ -310,7 +310,7 @@ func (h *Handle) Save(st *State) error {
 }
 
 // Remove deletes the whole state directory (the lock goes with it).
-func (h *Handle) Remove() error {
+func (h *handle) Remove() error {
 	err := os.RemoveAll(h.dir)
 	h.Close()
 	if err != nil {

@@ -15,16 +15,16 @@ import (
 
 func TestReserveRefusesExistingAndBadIDs(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	h, err := s.Reserve("ct1")
+	h, err := s.reserve("ct1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.Close()
-	if _, err := s.Reserve("ct1"); !errors.Is(err, ErrExists) {
+	if _, err := s.reserve("ct1"); !errors.Is(err, ErrExists) {
 		t.Fatalf("second reserve: got %v, want ErrExists", err)
 	}
 	for _, bad := range []string{"", ".", "..", "a/b", "../x", "a b"} {
-		if _, err := s.Reserve(bad); !errors.Is(err, ErrInvalidID) {
+		if _, err := s.reserve(bad); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("reserve %q: got %v, want ErrInvalidID", bad, err)
 		}
 	}
@@ -74,10 +74,10 @@ func TestValidateID(t *testing.T) {
 			t.Errorf("ValidateID(%q): message holds control characters or the whole long id: %q", tc.id, msg)
 		}
 		s := &Store{Root: filepath.Join(t.TempDir(), "root")}
-		if _, err := s.Reserve(tc.id); !errors.Is(err, ErrInvalidID) {
-			t.Errorf("Reserve(%q) = %v, want ErrInvalidID", tc.id, err)
+		if _, err := s.reserve(tc.id); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("reserve(%q) = %v, want ErrInvalidID", tc.id, err)
 		}
-		if _, err := s.Open(tc.id); !errors.Is(err, ErrInvalidID) {
+		if _, err := s.open(tc.id); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("Open(%q) = %v, want ErrInvalidID", tc.id, err)
 		}
 		if _, err := s.Get(tc.id); !errors.Is(err, ErrInvalidID) {
@@ -91,7 +91,7 @@ func TestValidateID(t *testing.T) {
 
 func TestSaveLoadRoundTripAndList(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	h, err := s.Reserve("ct1")
+	h, err := s.reserve("ct1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,13 +102,13 @@ func TestSaveLoadRoundTripAndList(t *testing.T) {
 	h.Close()
 	// A reserved dir without state.json (create in progress or crashed)
 	// is not listed.
-	h2, _ := s.Reserve("half")
+	h2, _ := s.reserve("half")
 	h2.Close()
 	ids, err := s.List()
 	if err != nil || len(ids) != 1 || ids[0] != "ct1" {
 		t.Fatalf("List = %v, %v; want [ct1]", ids, err)
 	}
-	h, err = s.Open("ct1")
+	h, err = s.open("ct1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestSaveLoadRoundTripAndList(t *testing.T) {
 	if got.Pid != 42 || got.PidStartTime != 7 || got.Bundle != "/b" || !got.Created.Equal(want.Created) {
 		t.Fatalf("loaded %+v, want %+v", got, want)
 	}
-	if _, err := s.Open("missing"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.open("missing"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("open missing: %v", err)
 	}
 	// No temp files are left next to state.json.
@@ -133,7 +133,7 @@ func TestSaveLoadRoundTripAndList(t *testing.T) {
 // The lock serialises concurrent commands on one container.
 func TestOpenSerialises(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	h, _ := s.Reserve("ct1")
+	h, _ := s.reserve("ct1")
 	h.Save(&State{ID: "ct1"})
 	h.Close()
 
@@ -144,7 +144,7 @@ func TestOpenSerialises(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h, err := s.Open("ct1")
+			h, err := s.open("ct1")
 			if err != nil {
 				t.Error(err)
 				return
@@ -167,12 +167,12 @@ func TestOpenSerialises(t *testing.T) {
 
 func TestOpenAfterRemoveIsNotFound(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	h, _ := s.Reserve("ct1")
+	h, _ := s.reserve("ct1")
 	h.Save(&State{ID: "ct1"})
 	if err := h.Remove(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Open("ct1"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.open("ct1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("open after remove: %v", err)
 	}
 }
@@ -184,7 +184,7 @@ func TestOpenAfterRemoveIsNotFound(t *testing.T) {
 // removed it under the create.
 func TestGetWaitingOnAReplacedDirLocksTheNewOne(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	old, err := s.Reserve("ct1")
+	old, err := s.reserve("ct1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestGetWaitingOnAReplacedDirLocksTheNewOne(t *testing.T) {
 	if err := os.Rename(old.Dir(), old.Dir()+".gone"); err != nil {
 		t.Fatal(err)
 	}
-	created, err := s.Reserve("ct1")
+	created, err := s.reserve("ct1")
 	if err != nil {
 		t.Fatal(err)
 	}
