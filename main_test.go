@@ -31,6 +31,8 @@ func TestReorderArgs(t *testing.T) {
 		// "--" ends the reordering; unknown words stay where they are
 		{[]string{"stasis", "update", "ct", "--", "--memory"}, []string{"stasis", "update", "ct", "--", "--memory"}},
 		{[]string{"stasis", "--version"}, []string{"stasis", "--version"}},
+		// a subcommand's flags stay after it: checkpoint has a --format too
+		{[]string{"stasis", "checkpoint", "inspect", "f.tar", "--format", "json"}, []string{"stasis", "checkpoint", "inspect", "--format", "json", "f.tar"}},
 		{[]string{"stasis", "nosuchcmd", "x", "-f"}, []string{"stasis", "nosuchcmd", "x", "-f"}},
 	} {
 		if got := reorderArgs(app, tc.in); !reflect.DeepEqual(got, tc.want) {

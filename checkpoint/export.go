@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stasis-oci/stasis/lifecycle"
 )
 
@@ -205,6 +207,14 @@ func Import(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err error
 	if _, _, err := unpackArchive(in, tmp); err != nil {
 		return nil, fmt.Errorf("restore %s: archive %s: %w", o.ID, src, err)
 	}
+	if in == os.Stdin {
+		// Stdin was the archive, read to its end: a container whose
+		// stdin was a file or a pipe would be handed it (CRIU gives the
+		// restored fds our own), so it becomes /dev/null.
+		if err := stdinDevNull(); err != nil {
+			return nil, fmt.Errorf("restore %s: %w", o.ID, err)
+		}
+	}
 	deleted, err := readDeleted(filepath.Join(tmp, deletedName))
 	if err != nil {
 		return nil, fmt.Errorf("restore %s: archive %s: %w", o.ID, src, err)
@@ -270,4 +280,13 @@ func readManifestFile(dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: %w", manifestName, err)
 	}
 	return m, nil
+}
+
+func stdinDevNull() error {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	return unix.Dup3(int(null.Fd()), 0, 0)
 }
