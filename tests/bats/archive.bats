@@ -14,7 +14,9 @@
 #     cgroup parents; the source runs on with --leave-running;
 #   - checkpointctl (v1.7.0) reads the archive (skipped if it cannot be
 #     built here);
-#   - checkpoint inspect, text and json, of an archive and an image dir.
+#   - checkpoint inspect, text and json, of an archive and an image dir;
+#   - an overlay rootfs: its upper layer is the diff, a whiteout becomes a
+#     deletion on the target (a plain copy), which is not mounted over.
 #
 # The containers write to pipes drained by a background cat, as in
 # checkpoint.bats. stasis's temp dirs go to $TMPDIR, private to each test.
@@ -440,4 +442,37 @@ checkpointctl_or_skip() {
 	[ "$status" -ne 0 ]
 	assert_output_contains 'unknown --format "yaml"'
 	assert_no_temp
+}
+
+@test "archive: an overlay rootfs's upper layer is the diff; a deletion arrives on a plain image copy" {
+	stasis_only
+	local a b src=$BATS_TEST_TMPDIR/src ov=$BATS_TEST_TMPDIR/ov
+	a=$(new_id)
+	b=$(new_id)
+	counter_bundle "$src"
+	mkdir -p "$ov/upper" "$ov/work"
+	mv "$src/rootfs" "$ov/lower"
+	mkdir "$src/rootfs"
+	mount -t overlay overlay -o "lowerdir=$ov/lower,upperdir=$ov/upper,workdir=$ov/work" "$src/rootfs"
+	on_teardown "umount -l '$src/rootfs'"
+	run_counter "$a" "$src"
+	wait_count_above "$a" 5
+	run stasis exec "$a" rm /bin/vi
+	assert_success
+	run stasis checkpoint --export "$ARCHIVE" "$a"
+	assert_success
+	run stasis checkpoint inspect --format json "$ARCHIVE"
+	assert_success
+	jq -e '.rootfs_diff.how | test("overlay")' <<<"$output" >/dev/null || fail "diff not from the overlay: $output"
+	assert_equal "$(jq -r .rootfs_diff.deleted <<<"$output")" 1
+
+	counter_bundle "$BATS_TEST_TMPDIR/dst"
+	[ -e "$BATS_TEST_TMPDIR/dst/rootfs/bin/vi" ]
+	import_counter "$b" "$BATS_TEST_TMPDIR/dst" --import "$ARCHIVE"
+	wait_lines "$b" 3
+	assert_continues "$a" "$b"
+	assert_files_restored "$BATS_TEST_TMPDIR/dst/rootfs"
+	[ ! -e "$BATS_TEST_TMPDIR/dst/rootfs/bin/vi" ] || fail "/bin/vi, deleted in the overlay, is still there"
+	# The source's overlay was not mounted again over the new bundle.
+	! mountpoint -q "$BATS_TEST_TMPDIR/dst/rootfs" || fail "the import mounted the source's layers"
 }
