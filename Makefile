@@ -39,6 +39,7 @@ helpers:
 	go build -o build/nsmounts ./tests/cmd/nsmounts
 	go build -o build/ptyrun ./tests/cmd/ptyrun
 	go build -o build/ptyhold ./tests/cmd/ptyhold
+	go build -o build/tcppipe ./tests/cmd/tcppipe
 
 # build/stasis-faults: stasis with the stasis_faults tag, which SIGKILLs
 # itself at the step $STASIS_FAULT names (internal/faults); only

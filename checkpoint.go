@@ -38,7 +38,13 @@ var checkpointCommand = &cli.Command{
 		&cli.BoolFlag{Name: "pre-dump", Usage: "dump memory only, leaving the container running"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print what a checkpoint would do and what would stop it, freezing nothing"},
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "output of --dry-run: text or json"},
+		&cli.StringFlag{Name: "export", Usage: "write one archive FILE (\"-\": stdout) with the images, metadata, config and rootfs changes"},
+		&cli.StringFlag{Name: "compress", Value: "zstd", Usage: "compression of the --export archive: zstd, gzip or none"},
 	}, crFlags...),
+	// "inspect" is a subcommand, so no container can be checkpointed
+	// under that id; "help" stays an id (no help subcommand).
+	HideHelpCommand: true,
+	Subcommands:     []*cli.Command{checkpointInspectCommand},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
@@ -68,7 +74,11 @@ var checkpointCommand = &cli.Command{
 			return err
 		}
 		if stats != nil {
-			fmt.Printf("checkpoint %s: %s\n", id, stats)
+			out := os.Stdout
+			if o.Export == "-" {
+				out = os.Stderr // stdout is the archive
+			}
+			fmt.Fprintf(out, "checkpoint %s: %s\n", id, stats)
 		}
 		return nil
 	},
@@ -90,6 +100,7 @@ var restoreCommand = &cli.Command{
 		&cli.StringFlag{Name: "lsm-profile", Usage: "LSM profile TYPE:NAME for the restored processes"},
 		&cli.StringFlag{Name: "lsm-mount-context", Usage: "SELinux mount context for the restored mounts"},
 		&cli.BoolFlag{Name: "no-remount", Usage: "do not mount the checkpoint's union rootfs again when the bundle's rootfs is not mounted"},
+		&cli.StringFlag{Name: "import", Usage: "restore from the archive FILE (\"-\": stdin) that checkpoint --export wrote, its rootfs changes onto the bundle's rootfs"},
 	}, crFlags...),
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {
@@ -154,6 +165,8 @@ func checkpointOptions(c *cli.Context) *checkpoint.CheckpointOptions {
 		StatusFd:        c.Int("status-fd"),
 		PageServer:      c.String("page-server"),
 		PreDump:         c.Bool("pre-dump"),
+		Export:          c.String("export"),
+		Compress:        c.String("compress"),
 	}
 }
 
@@ -173,6 +186,7 @@ func restoreOptions(c *cli.Context) *checkpoint.RestoreOptions {
 		TCPClose:        c.Bool("tcp-close"),
 		LsmProfile:      c.String("lsm-profile"),
 		LsmMountContext: c.String("lsm-mount-context"),
+		Import:          c.String("import"),
 	}
 }
 
@@ -192,4 +206,31 @@ func crOptions(c *cli.Context) checkpoint.Common {
 		ManageCgroups:  c.String("manage-cgroups-mode"),
 		EmptyNs:        c.StringSlice("empty-ns"),
 	}
+}
+
+var checkpointInspectCommand = &cli.Command{
+	Name:      "inspect",
+	Usage:     "print what a checkpoint archive or image dir holds (processes, memory, rootfs changes, where it was made)",
+	ArgsUsage: "<archive-file|image-dir>",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
+	},
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		format := c.String("format")
+		if format != "text" && format != "json" {
+			return fmt.Errorf("checkpoint inspect: unknown --format %q: use text or json", format)
+		}
+		in, err := checkpoint.Inspect(c.Args().First())
+		if err != nil {
+			return err
+		}
+		if format == "json" {
+			return printJSON(in)
+		}
+		fmt.Print(in)
+		return nil
+	},
 }

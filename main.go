@@ -224,6 +224,11 @@ func reorderArgs(app *cli.App, args []string) []string {
 	if cmd == nil || cmd.Name == "exec" {
 		return args
 	}
+	// A subcommand's flags are its own (checkpoint inspect --format).
+	for i+1 < len(args) && cmd.Command(args[i+1]) != nil {
+		i++
+		cmd = cmd.Command(args[i])
+	}
 	var flags, rest []string
 	tail := args[i+1:]
 	for j := 0; j < len(tail); j++ {

@@ -31,6 +31,8 @@ func TestReorderArgs(t *testing.T) {
 		// "--" ends the reordering; unknown words stay where they are
 		{[]string{"stasis", "update", "ct", "--", "--memory"}, []string{"stasis", "update", "ct", "--", "--memory"}},
 		{[]string{"stasis", "--version"}, []string{"stasis", "--version"}},
+		// a subcommand's flags stay after it: checkpoint has a --format too
+		{[]string{"stasis", "checkpoint", "inspect", "f.tar", "--format", "json"}, []string{"stasis", "checkpoint", "inspect", "--format", "json", "f.tar"}},
 		{[]string{"stasis", "nosuchcmd", "x", "-f"}, []string{"stasis", "nosuchcmd", "x", "-f"}},
 	} {
 		if got := reorderArgs(app, tc.in); !reflect.DeepEqual(got, tc.want) {
@@ -288,12 +290,14 @@ func TestEveryCheckpointFlagReachesItsOption(t *testing.T) {
 		{flag: "status-fd", args: []string{"--status-fd", "7"}, set: func(o *C) { o.StatusFd = 7 }},
 		{flag: "page-server", args: []string{"--page-server", "10.0.0.1:27"}, set: func(o *C) { o.PageServer = "10.0.0.1:27" }},
 		{flag: "pre-dump", args: []string{"--pre-dump"}, set: func(o *C) { o.PreDump = true }},
+		{flag: "export", args: []string{"--export", "/ct.tar.zst"}, set: func(o *C) { o.Export = "/ct.tar.zst" }},
+		{flag: "compress", args: []string{"--compress", "gzip"}, set: func(o *C) { o.Compress = "gzip" }},
 	}...)
 	checkFlagTable(t, &flagTable[C]{
 		command:  "checkpoint",
 		build:    checkpointOptions,
 		id:       "ct",
-		defaults: C{Common: checkpoint.Common{CriuPath: "criu", StasisVersion: version}, StatusFd: -1},
+		defaults: C{Common: checkpoint.Common{CriuPath: "criu", StasisVersion: version}, StatusFd: -1, Compress: "zstd"},
 		rows:     rows,
 		notOptions: map[string]string{
 			"dry-run": "the Action calls checkpoint.DryRun instead of Checkpoint",
@@ -318,6 +322,7 @@ func TestEveryRestoreFlagReachesItsOption(t *testing.T) {
 		{flag: "tcp-close", args: []string{"--tcp-close"}, set: func(o *R) { o.TCPClose = true }},
 		{flag: "lsm-profile", args: []string{"--lsm-profile", "apparmor:p"}, set: func(o *R) { o.LsmProfile = "apparmor:p" }},
 		{flag: "lsm-mount-context", args: []string{"--lsm-mount-context", "system_u:object_r:c:s0"}, set: func(o *R) { o.LsmMountContext = "system_u:object_r:c:s0" }},
+		{flag: "import", args: []string{"--import", "-"}, set: func(o *R) { o.Import = "-" }},
 	}...)
 	checkFlagTable(t, &flagTable[R]{
 		command: "restore",

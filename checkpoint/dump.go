@@ -41,6 +41,18 @@ func ms(us uint32) float64 { return float64(us) / 1000 }
 // it leaves the container running (or only pre-dumps), the container is
 // then gone, its resources released, as runc does.
 func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats *DumpStats, err error) {
+	if o.Export != "" {
+		return Export(store, id, o)
+	}
+	return checkpointWith(store, id, o, nil)
+}
+
+// whileFrozen runs once CRIU dumped the container and before it runs
+// again (with --leave-running) or is removed: what it reads of the
+// container is as the images have it.
+type whileFrozen func(c *lifecycle.Container, meta *Metadata) error
+
+func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, frozen whileFrozen) (stats *DumpStats, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("checkpoint %s: %w", id, err)
@@ -261,6 +273,10 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 	if callErr == nil && closeErr == nil {
 		faults.Point("checkpoint.after-images")
 	}
+	var frozenErr error
+	if callErr == nil && closeErr == nil && frozen != nil {
+		frozenErr = frozen(c, meta)
+	}
 	if weFroze && (callErr != nil || closeErr != nil || o.LeaveRunning || o.PreDump) {
 		if err := cg.Thaw(); err != nil {
 			return nil, fmt.Errorf("thaw after checkpoint: %w", err)
@@ -281,10 +297,10 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 	if !o.LeaveRunning && !o.PreDump {
 		// CRIU killed the container's processes: release what it held.
 		if err := c.Delete(false); err != nil {
-			return stats, fmt.Errorf("checkpoint written, but removing the stopped container failed: %w", err)
+			return stats, errors.Join(frozenErr, fmt.Errorf("checkpoint written, but removing the stopped container failed: %w", err))
 		}
 	}
-	return stats, nil
+	return stats, frozenErr
 }
 
 // DryRun works out what checkpointing container id would do, without

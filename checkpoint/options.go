@@ -41,6 +41,10 @@ type CheckpointOptions struct {
 	PreDump         bool
 	StatusFd        int // -1: none
 	PageServer      string
+	// Export, if set, is the archive (export.go) to write, "-" for
+	// stdout; Compress its compression: zstd (""), gzip or none.
+	Export   string
+	Compress string
 }
 
 var cgModes = map[string]rpc.CriuCgMode{

@@ -40,6 +40,9 @@ type RestoreOptions struct {
 	NoPivot bool
 	// NoRemount keeps restore from mounting a recorded union rootfs again.
 	NoRemount bool
+	// Import, if set, is the archive (export.go) to restore from, "-"
+	// for stdin, instead of the image dir.
+	Import string
 }
 
 // RestoreStats are CRIU's restore statistics (times in microseconds).
@@ -68,6 +71,20 @@ type Restored struct {
 // restored init is our child (CRIU's rst_sibling), so a foreground
 // restore can wait for it.
 func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err error) {
+	if o.Import != "" {
+		return Import(store, o)
+	}
+	return restoreWith(store, o, nil)
+}
+
+// imported is how a restore from an archive differs: the source's union
+// layers are not this host's (the bundle's rootfs is the base), and the
+// archive's rootfs changes go onto the rootfs once it is there.
+type imported struct {
+	applyDiff func(rootfs string) error
+}
+
+func restoreWith(store *lifecycle.Store, o *RestoreOptions, imp *imported) (res *Restored, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("restore %s: %w", o.ID, err)
@@ -82,6 +99,9 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 	meta, err := readMetadata(o.ImagePath)
 	if err != nil {
 		return nil, err
+	}
+	if imp != nil {
+		meta.Union = nil
 	}
 	if err := cgroupModeFor(meta, &o.Common); err != nil {
 		return nil, err
@@ -112,7 +132,16 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 	var stats *RestoreStats
 	c, err := store.Restore(lifecycle.RestoreOpts{
 		ID: o.ID, Bundle: o.Bundle, PidFile: o.PidFile,
-		Prepare: func(rootfs string) (bool, error) { return remountUnion(meta.Union, rootfs, o.NoRemount) },
+		Prepare: func(rootfs string) (bool, error) {
+			mounted, err := remountUnion(meta.Union, rootfs, o.NoRemount)
+			if err != nil || imp == nil {
+				return mounted, err
+			}
+			if err := imp.applyDiff(rootfs); err != nil {
+				return false, fmt.Errorf("rootfs changes onto %s: %w", rootfs, err)
+			}
+			return mounted, nil
+		},
 	}, func(r *lifecycle.Restoring) (int, error) {
 		var pid int
 		var err error
