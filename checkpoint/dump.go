@@ -10,6 +10,7 @@ import (
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	criustats "github.com/checkpoint-restore/go-criu/v7/stats"
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stasis-oci/stasis/aufs"
@@ -114,6 +115,7 @@ func Checkpoint(store *lifecycle.Store, id string, o *Options) (stats *DumpStats
 		Descriptors:   plan.Stdio,
 
 		LoopbackOnlyNet: plan.LoopbackOnlyNet,
+		EmptyNetNS:      opts.GetEmptyNs()&unix.CLONE_NEWNET != 0,
 	}
 	// Before anything is written or frozen: metadata restore could not
 	// use is no checkpoint.

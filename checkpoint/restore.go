@@ -297,6 +297,12 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	if meta.LoopbackOnlyNet {
 		skipNetwork(opts)
 	}
+	if meta.EmptyNetNS {
+		opts.EmptyNs = proto.Uint32(opts.GetEmptyNs() | unix.CLONE_NEWNET)
+	}
+	// A namespace CRIU made and left empty has lo down; a joined one
+	// (ExternalNetNS) is its owner's to set up.
+	loUp := meta.LoopbackOnlyNet || meta.EmptyNetNS && !meta.ExternalNetNS
 	var console *consoleSender
 	if meta.Terminal {
 		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console}
@@ -305,7 +311,7 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	resp, callErr := sw.call(&rpc.CriuReq{Type: &t, Opts: opts}, func(n notification) error {
 		// The namespaces exist, nothing is restored into them yet: the
 		// moment to give a network namespace CRIU left empty its lo.
-		if n.Script == "setup-namespaces" && meta.LoopbackOnlyNet {
+		if n.Script == "setup-namespaces" && loUp {
 			return loopbackUpIn(int(n.Pid))
 		}
 		// Right after this CRIU writes the dumped freezer.state into the

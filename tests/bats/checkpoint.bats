@@ -963,6 +963,55 @@ tcp_connect() {
 	assert_output_contains "pid=$pid,"
 }
 
+
+# lo_addrs ID: the IPv4 addresses on lo in ID's network namespace, and
+# whether lo is up ("up" or "down"), one a line.
+lo_addrs() {
+	stasis exec "$1" ip -4 addr show dev lo | sed -n 's/^ *inet \([^ ]*\).*/\1/p'
+	if stasis exec "$1" ip link show dev lo | grep -q '<[^>]*,UP[,>]'; then echo up; else echo down; fi
+}
+
+@test "--empty-ns network: the container's network namespace is not dumped, it restores empty with lo up; without the flag its addresses come back" {
+	# the container's own network namespace, with an address added to lo
+	# (CAP_NET_ADMIN, so not the loopback-only case stasis skips itself)
+	setup_bundle sh -c 'ip link set lo up && ip addr add 10.1.2.3/32 dev lo || exit 1; i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done'
+	update_config '.process.capabilities |= with_entries(.value += ["CAP_NET_ADMIN"])'
+	local a b c
+	a=$(new_id)
+	b=$(new_id)
+	c=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	assert_equal "$(lo_addrs "$a" | tr '\n' ' ')" "127.0.0.1/8 10.1.2.3/32 up " "lo of the running container"
+
+	run stasis checkpoint --leave-running --image-path "$IMG.full" "$a"
+	assert_success
+	run stasis checkpoint --empty-ns network --image-path "$IMG" "$a"
+	assert_success
+	assert_no_container "$a"
+	wait_reader_done "$a"
+	# CRIU dumped the namespace's links and addresses only without the flag
+	compgen -G "$IMG.full/netdev-*.img" >/dev/null || fail "no netdev image without --empty-ns: $(ls "$IMG.full" | tr '\n' ' ')"
+	! compgen -G "$IMG/netdev-*.img" >/dev/null || fail "--empty-ns network: CRIU dumped the network namespace: $(ls "$IMG"/net* | tr '\n' ' ')"
+	! compgen -G "$IMG/ifaddr-*.img" >/dev/null || fail "--empty-ns network: CRIU dumped the addresses"
+	is_runc || jq -e '.empty_netns == true' "$IMG/stasis.json" >/dev/null || fail "stasis.json: $(cat "$IMG/stasis.json")"
+
+	run restore_piped "$b" --image-path "$IMG.full"
+	assert_success
+	wait_lines "$b" 2
+	assert_equal "$(lo_addrs "$b" | tr '\n' ' ')" "127.0.0.1/8 10.1.2.3/32 up " "lo restored from the full checkpoint"
+
+	run restore_piped "$c"
+	assert_success
+	wait_lines "$c" 3
+	assert_continues "$a" "$c"
+	assert_consecutive "$c"
+	local lo
+	lo=$(lo_addrs "$c" | tr '\n' ' ')
+	[[ "$lo" != *10.1.2.3* ]] || fail "--empty-ns network: the dumped address came back: $lo"
+	# a new namespace, as a new container's: stasis brings lo up in it
+	is_runc || assert_equal "$lo" "127.0.0.1/8 up " "lo restored from the --empty-ns checkpoint"
+}
 # limits_of ID: "MEMORY-LIMIT PIDS-MAX" of ID's cgroups.
 limits_of() {
 	local m p
