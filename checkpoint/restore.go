@@ -24,6 +24,9 @@ import (
 	"github.com/stasis-oci/stasis/spec"
 )
 
+// fileLocksImage is the image CRIU writes the dumped file locks to.
+const fileLocksImage = "filelocks.img"
+
 // RestoreOptions are restore's flags on top of the shared ones.
 type RestoreOptions struct {
 	Options
@@ -235,6 +238,12 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 		return 0, nil, err
 	}
 	opts.RstSibling = proto.Bool(true)
+	// CRIU dumps file locks only with file_locks, and restores them only
+	// with it too: without, the process comes back believing it holds a
+	// lock nobody holds. The images say whether the dump took any.
+	if _, err := os.Stat(filepath.Join(imageDir.Name(), fileLocksImage)); err == nil {
+		opts.FileLocks = proto.Bool(true)
+	}
 	opts.TcpClose = proto.Bool(o.TCPClose)
 	opts.OrphanPtsMaster = proto.Bool(meta.Terminal)
 	if o.LsmProfile != "" {

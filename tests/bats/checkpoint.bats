@@ -1012,6 +1012,61 @@ lo_addrs() {
 	# a new namespace, as a new container's: stasis brings lo up in it
 	is_runc || assert_equal "$lo" "127.0.0.1/8 up " "lo restored from the --empty-ns checkpoint"
 }
+
+# lock_held FILE: a non-blocking flock on FILE (from the host: the same
+# inode as in the container) fails, because someone holds it.
+lock_held() {
+	local rc=0
+	flock -n -E 99 "$1" true || rc=$?
+	[ $rc -eq 99 ] || { echo "flock -n on $1 exited $rc, want 99 (held)" >&2; return 1; }
+}
+
+@test "--file-locks: a held flock is refused without it, checkpointed with it; restored, the lock is held again" {
+	setup_bundle crhelper flock /lockfile "${COUNTER[@]}"
+	need_crhelper
+	update_config '.root.readonly = false'
+	local a b c
+	a=$(new_id)
+	b=$(new_id)
+	c=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	lock_held "$ROOTFS/lockfile" || fail "the container does not hold its lock"
+
+	# CRIU's refusal, surfaced with its hint; nothing stopped
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_failure
+	assert_output_contains "Some file locks are hold by dumping tasks"
+	assert_output_contains "--file-locks"
+	assert_still_running "$a"
+	lock_held "$ROOTFS/lockfile" || fail "the lock was dropped by the refused checkpoint"
+
+	run stasis checkpoint --file-locks --image-path "$IMG" "$a"
+	assert_success
+	assert_no_container "$a"
+	wait_reader_done "$a"
+	[ -s "$IMG/filelocks.img" ] || fail "no filelocks.img in $IMG: $(ls "$IMG" | tr '\n' ' ')"
+	! lock_held "$ROOTFS/lockfile" 2>/dev/null || fail "the lock is still held after the checkpoint"
+
+	run restore_piped "$b" --file-locks
+	assert_success
+	wait_lines "$b" 3
+	assert_continues "$a" "$b"
+	lock_held "$ROOTFS/lockfile" || fail "the restored container does not hold the lock"
+	run stasis delete --force "$b"
+	assert_success
+	wait_reader_done "$b"
+	! lock_held "$ROOTFS/lockfile" 2>/dev/null || fail "the lock is still held after delete"
+
+	# the images hold a lock: stasis restores it without the flag too
+	# (CRIU alone would restore the process without its lock, silently)
+	stasis_only "runc restores the process without its lock unless given --file-locks"
+	run restore_piped "$c"
+	assert_success
+	wait_lines "$c" 3
+	assert_continues "$a" "$c"
+	lock_held "$ROOTFS/lockfile" || fail "restored without --file-locks, the container does not hold the lock"
+}
 # limits_of ID: "MEMORY-LIMIT PIDS-MAX" of ID's cgroups.
 limits_of() {
 	local m p
