@@ -47,21 +47,23 @@ var checkpointCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
+		// Checked before anything is looked at or frozen: a typo must not
+		// cost a plan, nor be ignored by a real checkpoint.
+		format := c.String("format")
+		if format != "text" && format != "json" {
+			return fmt.Errorf("checkpoint %s: unknown --format %q: use text or json", id, format)
+		}
 		o := checkpointOptions(c)
 		if c.Bool("dry-run") {
 			plan, err := checkpoint.DryRun(store(c), id, o)
 			if err != nil {
 				return err
 			}
-			switch c.String("format") {
-			case "json":
+			if format == "json" {
 				return printJSON(plan)
-			case "text":
-				fmt.Print(plan)
-				return nil
-			default:
-				return fmt.Errorf("checkpoint: unknown --format %q: use text or json", c.String("format"))
 			}
+			fmt.Print(plan)
+			return nil
 		}
 		stats, err := checkpoint.Checkpoint(store(c), id, o)
 		if err != nil {

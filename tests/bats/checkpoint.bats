@@ -1067,6 +1067,34 @@ lock_held() {
 	assert_continues "$a" "$c"
 	lock_held "$ROOTFS/lockfile" || fail "restored without --file-locks, the container does not hold the lock"
 }
+
+@test "checkpoint with an unknown --format fails naming it, before anything is frozen or written" {
+	setup_bundle "${COUNTER[@]}"
+	local a
+	a=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	local f flags
+	for flags in "--dry-run --format xml" "--format xml"; do
+		# shellcheck disable=SC2086 # the flags are words
+		run stasis checkpoint $flags --image-path "$IMG" "$a"
+		assert_failure
+		assert_output_contains "xml"
+		is_runc || assert_output_contains "unknown --format \"xml\": use text or json"
+		assert_output_not_contains "full log: "
+		[ ! -e "$IMG" ] || fail "checkpoint $flags made $IMG"
+		# not frozen: the state says running and the count goes on
+		assert_still_running "$a"
+		if f=$(cgroup_dir freezer "$a"); then
+			assert_equal "$(cat "$f/freezer.state")" THAWED "freezer after checkpoint $flags"
+		fi
+	done
+	# the known formats work
+	run stasis checkpoint --dry-run --format json "$a"
+	assert_success
+	jq -e . <<<"$output" >/dev/null || fail "--format json is not JSON: $output"
+	assert_still_running "$a"
+}
 # limits_of ID: "MEMORY-LIMIT PIDS-MAX" of ID's cgroups.
 limits_of() {
 	local m p
