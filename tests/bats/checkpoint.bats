@@ -717,7 +717,7 @@ assert_refused_before_criu() {
 }
 
 @test "TCP inside the container: refused without --tcp-established, survives with it" {
-	setup_bundle sh -c 'ip link set lo up || exit 1; crhelper server tcp 127.0.0.1:5000 & exec crhelper client tcp 127.0.0.1:5000'
+	setup_bundle sh -c 'exec 2>&1; ip link set lo up || exit 1; crhelper server tcp 127.0.0.1:5000 & exec crhelper client tcp 127.0.0.1:5000'
 	need_crhelper
 	update_config '.process.capabilities |= with_entries(.value += ["CAP_NET_ADMIN"])'
 	local a b
@@ -1094,6 +1094,54 @@ lock_held() {
 	assert_success
 	jq -e . <<<"$output" >/dev/null || fail "--format json is not JSON: $output"
 	assert_still_running "$a"
+}
+
+@test "restore --tcp-close: the restored connection is closed and the process carries on; without it the connection stays established" {
+	# client and server inside the container's own network namespace; the
+	# client outlives its connection ("stay"): on an error it says
+	# "closed: ERROR" and goes on printing "alive N"
+	setup_bundle sh -c 'ip link set lo up || exit 1; crhelper server tcp 127.0.0.1:5000 & exec crhelper client tcp 127.0.0.1:5000 stay'
+	need_crhelper
+	update_config '.process.capabilities |= with_entries(.value += ["CAP_NET_ADMIN"])'
+	local a b c last pid
+	a=$(new_id)
+	b=$(new_id)
+	c=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 4
+	assert_equal "$(first_of "$a")" connected "client"
+	run stasis checkpoint --tcp-established --image-path "$IMG" "$a"
+	if [ "$status" -ne 0 ] && [[ "$output" == *"Can't get 1:16 opt: Operation not supported"* ]]; then
+		skip "CRIU $(criu --version | sed -n 's/^Version: //p') cannot dump inet sockets on kernel $(uname -r) (criu#2718, fixed in CRIU 4.2)"
+	fi
+	assert_success
+	wait_reader_done "$a"
+	last=$(last_of "$a")
+	[[ "$last" == "echo "* ]] || fail "the client was not echoing at the checkpoint: $last"
+
+	# restored established: the same connection goes on
+	run restore_piped "$b" --tcp-established
+	assert_success
+	wait_lines "$b" 5
+	! grep -q "closed\|connected" "$BATS_TEST_TMPDIR/$b.log" || fail "the connection did not survive: $(log_of "$b" | tr '\n' ' ')"
+	[ "$(first_of "$b" | cut -d' ' -f2)" -gt "${last#echo }" ] || fail "echoes restart at '$(first_of "$b")' after '$last'"
+
+	# restored closed: the client's next send or receive fails, and the
+	# same process carries on
+	run restore_piped "$c" --tcp-close
+	assert_success
+	pid=$(container_pid "$c")
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^alive 2$' "$BATS_TEST_TMPDIR/$c.log" && break
+		sleep 0.05
+	done
+	grep -q '^alive 2$' "$BATS_TEST_TMPDIR/$c.log" || fail "the restored client does not carry on: $(log_of "$c" | tr '\n' ' ')"
+	grep -Eq '^closed: (send|receive) [0-9]+: ' "$BATS_TEST_TMPDIR/$c.log" || fail "no connection error from the client: $(log_of "$c" | tr '\n' ' ')"
+	! grep -q '^echo ' "$BATS_TEST_TMPDIR/$c.log" || fail "the client got echoes on a closed connection: $(log_of "$c" | tr '\n' ' ')"
+	assert_equal "$(state_field "$c" status)" running "status after restore --tcp-close"
+	assert_equal "$(container_pid "$c")" "$pid" "pid of the restored client"
+	assert_still_running "$b"
 }
 # limits_of ID: "MEMORY-LIMIT PIDS-MAX" of ID's cgroups.
 limits_of() {
