@@ -6,6 +6,7 @@ import (
 	"os/signal"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/stasis-oci/stasis/checkpoint"
 )
@@ -113,6 +114,9 @@ var restoreCommand = &cli.Command{
 					return err
 				}
 				tty, o.Console = t, t.theirs
+				if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+					o.ConsoleSize = ws
+				}
 				defer tty.Close()
 			}
 		}
@@ -157,8 +161,8 @@ func checkpointOptions(c *cli.Context) *checkpoint.Options {
 }
 
 // restoreOptions is what restore's flags and its container id ask of
-// checkpoint.Restore; Console is set by the Action (a foreground
-// restore's tty proxy), and --detach is the Action's own.
+// checkpoint.Restore; Console and ConsoleSize are set by the Action (a
+// foreground restore's tty proxy), and --detach is the Action's own.
 // TestEveryRestoreFlagReachesItsOption holds each flag to its field.
 func restoreOptions(c *cli.Context) *checkpoint.RestoreOptions {
 	o := &checkpoint.RestoreOptions{

@@ -339,6 +339,7 @@ func TestEveryRestoreFlagReachesItsOption(t *testing.T) {
 			"Options.PageServer":      "checkpoint's --page-server",
 			"ID":                      "the positional container id",
 			"Console":                 "set by the Action: a foreground restore's tty proxy",
+			"ConsoleSize":             "set by the Action: the size of the terminal a foreground restore runs on",
 		},
 	})
 }

@@ -37,7 +37,12 @@ type RestoreOptions struct {
 	// Console, if set, receives the pty master instead of ConsoleSocket
 	// (a foreground restore's own tty proxy).
 	Console *os.File
-	NoPivot bool
+	// ConsoleSize, if set, is given to the restored pty before its
+	// processes run again (a foreground restore's own terminal size):
+	// else they would start on the checkpointed terminal's size and see
+	// the caller's only once the proxy has started.
+	ConsoleSize *unix.Winsize
+	NoPivot     bool
 	// NoRemount keeps restore from mounting a recorded union rootfs again.
 	NoRemount bool
 }
@@ -90,7 +95,7 @@ func Restore(store *lifecycle.Store, o *RestoreOptions) (res *Restored, err erro
 		return nil, err
 	}
 	if meta.Terminal && o.ConsoleSocket == "" && o.Console == nil {
-		return nil, errors.New("the checkpointed container has a terminal: restore needs --console-socket (or a foreground -t)")
+		return nil, errors.New("the checkpointed container has a terminal: restore -d needs --console-socket to send it to (or restore in the foreground, onto this terminal)")
 	}
 
 	h, err := store.Reserve(o.ID)
@@ -314,7 +319,7 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 	loUp := meta.LoopbackOnlyNet || meta.EmptyNetNS && !meta.ExternalNetNS
 	var console *consoleSender
 	if meta.Terminal {
-		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console}
+		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console, size: o.ConsoleSize}
 	}
 	t := rpc.CriuReqType_RESTORE
 	resp, callErr := sw.call(&rpc.CriuReq{Type: &t, Opts: opts}, func(n notification) error {
@@ -328,8 +333,19 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 		// (full mode); as CRIU is in that cgroup too, FROZEN would
 		// freeze CRIU itself and the restore would never end. Every
 		// restored task is in place by now: CRIU goes back to ours.
-		if n.Script == "pre-resume" && cgroupmgr.DetectMode() != cgroupmgr.Unified && cg.Path("freezer") != "" {
-			return cgroupmgr.EnterOwn(criuPid, "freezer")
+		if n.Script == "pre-resume" {
+			// The tasks are about to run: the last moment to size
+			// their terminal (CRIU set the checkpoint's size on it
+			// after sending us the master).
+			if console != nil {
+				if err := console.resize(); err != nil {
+					return err
+				}
+			}
+			if cgroupmgr.DetectMode() != cgroupmgr.Unified && cg.Path("freezer") != "" {
+				return cgroupmgr.EnterOwn(criuPid, "freezer")
+			}
+			return nil
 		}
 		if n.Script == "orphan-pts-master" && n.Fd != nil {
 			defer n.Fd.Close()
@@ -341,6 +357,9 @@ func restoreInto(h *lifecycle.Handle, st *lifecycle.State, meta *Metadata, o *Re
 		return nil
 	})
 	closeErr := sw.close()
+	if console != nil && console.master != nil {
+		console.master.Close() // CRIU failed before pre-resume
+	}
 	if callErr != nil || closeErr != nil {
 		return 0, nil, explain("restore", errors.Join(callErr, closeErr), filepath.Join(workDir.Name(), "restore.log"),
 			filepath.Join(imageDir.Name(), "criu-restore.log"))
@@ -494,9 +513,32 @@ func readRestoreStats(dirs ...*os.File) *RestoreStats {
 type consoleSender struct {
 	path string
 	conn *os.File
+	// size is set on master, our copy of what was sent, by resize.
+	size   *unix.Winsize
+	master *os.File
+}
+
+// resize gives the restored terminal its size, once, and lets our copy
+// of the master go.
+func (c *consoleSender) resize() error {
+	if c.master == nil {
+		return nil
+	}
+	defer func() { c.master.Close(); c.master = nil }()
+	if err := unix.IoctlSetWinsize(int(c.master.Fd()), unix.TIOCSWINSZ, c.size); err != nil {
+		return fmt.Errorf("set the restored terminal's window size: %w", err)
+	}
+	return nil
 }
 
 func (c *consoleSender) send(master *os.File) error {
+	if c.size != nil {
+		fd, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("keep the restored pty master: %w", err)
+		}
+		c.master = os.NewFile(uintptr(fd), "pty-master")
+	}
 	conn := c.conn
 	if conn == nil {
 		f, err := lifecycle.DialConsole(c.path)

@@ -460,7 +460,7 @@ piped_checkpoint() {
 	# restoring a terminal needs somewhere to send the master
 	run stasis restore -d --image-path "$IMG" --bundle "$BUNDLE" "$b" </dev/null
 	assert_failure
-	is_runc || assert_output_contains "console"
+	is_runc || assert_output_contains "restore -d needs --console-socket"
 	assert_no_container "$b"
 
 	start_tty_receiver tty2
@@ -475,6 +475,41 @@ piped_checkpoint() {
 	assert_equal "$(tty_counts tty1 | tail -n 1)" "$at" "old terminal's last count"
 	run stasis delete --force "$b"
 	assert_success
+	assert_no_container "$b"
+}
+
+@test "a terminal container restored in the FOREGROUND without --console-socket runs on the restoring terminal: output, input, exit code" {
+	# it counts until /go exists, then says how far it got, reads a line
+	# from its terminal and answers
+	setup_bundle sh -c 'i=0; while [ ! -e /go ]; do echo "n $i"; i=$((i+1)); sleep 0.1; done
+		echo "ready after $i on $(tty) size $(stty size)"; read line; echo "got:$line"; exit 7'
+	update_config '.process.terminal = true | .root.readonly = false'
+	local a b at
+	a=$(new_id)
+	b=$(new_id)
+	start_tty_receiver tty1
+	run run_detached "$a" --console-socket "$BATS_TEST_TMPDIR/tty1.sock"
+	assert_success
+	wait_tty_count_above tty1 3
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_success
+	assert_no_container "$a"
+	at=$(tty_counts tty1 | tail -n 1)
+	touch "$ROOTFS/go"
+
+	# restore runs on a pty of its own (ptyrun), as from a user's shell
+	run_on_pty -size 33x111 -expect ready -send $'typed-in\n' \
+		"$STASIS" --root "$STASIS_ROOT" restore --image-path "$IMG" --bundle "$BUNDLE" "$b"
+	assert_status 7
+	local ready
+	ready=$(grep '^ready after ' <<<"$output")
+	# a pty of the container's own devpts, with the restoring terminal's
+	# window size from the first moment it runs again (not the size the
+	# checkpointed terminal had)
+	[[ "$ready" =~ ^"ready after "([0-9]+)" on /dev/pts/"[0-9]+" size 33 111"$ ]] || fail "no ready line (on a container pty, 33x111): $output"
+	[ "${BASH_REMATCH[1]}" -gt "$at" ] || fail "the restored process counted to ${BASH_REMATCH[1]}, the checkpoint was at $at: restarted?"
+	assert_output_contains $'typed-in\ngot:typed-in'
+	assert_output_not_contains "ptyrun:"
 	assert_no_container "$b"
 }
 
