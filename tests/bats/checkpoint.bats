@@ -831,6 +831,90 @@ assert_refused_before_criu() {
 	assert_equal "$rc" 99 "flock on the lock file after restore (99: held by the container)"
 }
 
+
+# default_conf [TEXT]: put TEXT in CRIU's default config file for stasis,
+# /etc/criu/stasis.conf (no TEXT: remove the file). The first call saves
+# what was there for teardown to put back. The file is the host's: each
+# test keeps it only for the command that needs it.
+DEFAULT_CONF=/etc/criu/stasis.conf
+default_conf() {
+	if [ -z "${DEFAULT_CONF_SAVED:-}" ]; then
+		DEFAULT_CONF_SAVED=1
+		if [ -e "$DEFAULT_CONF" ]; then
+			cp -a "$DEFAULT_CONF" "$BATS_TEST_TMPDIR/stasis.conf.saved"
+			on_teardown "cp -a '$BATS_TEST_TMPDIR/stasis.conf.saved' '$DEFAULT_CONF'"
+		else
+			[ -d "${DEFAULT_CONF%/*}" ] || { mkdir "${DEFAULT_CONF%/*}" && on_teardown "rmdir '${DEFAULT_CONF%/*}'"; }
+			on_teardown "rm -f '$DEFAULT_CONF'"
+		fi
+	fi
+	if [ $# -eq 0 ]; then
+		rm -f "$DEFAULT_CONF"
+	else
+		printf '%s\n' "$1" >"$DEFAULT_CONF"
+	fi
+}
+
+@test "the default CRIU config /etc/criu/stasis.conf applies to checkpoint and restore, unless org.criu.config names another (or none)" {
+	stasis_only "runc reads /etc/criu/runc.conf"
+	# TCP inside the container: CRIU refuses it without tcp-established,
+	# at checkpoint and at restore
+	setup_bundle sh -c 'ip link set lo up || exit 1; crhelper server tcp 127.0.0.1:5000 & exec crhelper client tcp 127.0.0.1:5000'
+	need_crhelper
+	update_config '.process.capabilities |= with_entries(.value += ["CAP_NET_ADMIN"])'
+	local a b c
+	a=$(new_id)
+	b=$(new_id)
+	c=$(new_id)
+	default_conf
+
+	# org.criu.config "" means no config file: the default is not read
+	update_config '.annotations["org.criu.config"] = ""'
+	run_piped "$c"
+	wait_lines "$c" 3
+	default_conf tcp-established
+	run stasis checkpoint --image-path "$IMG.none" "$c"
+	default_conf
+	assert_failure
+	assert_output_contains "tcp-established"
+	assert_still_running "$c"
+	run stasis delete --force "$c"
+	wait_reader_done "$c"
+	update_config 'del(.annotations["org.criu.config"])'
+
+	run_piped "$a"
+	wait_lines "$a" 4
+	assert_equal "$(first_of "$a")" connected "client"
+	run stasis checkpoint --image-path "$IMG.2" "$a"
+	assert_failure
+	assert_output_contains "tcp-established"
+	assert_still_running "$a"
+	default_conf tcp-established
+	run stasis checkpoint --image-path "$IMG" "$a"
+	default_conf
+	if [ "$status" -ne 0 ] && [[ "$output" == *"Can't get 1:16 opt: Operation not supported"* ]]; then
+		skip "CRIU $(criu --version | sed -n 's/^Version: //p') cannot dump inet sockets on kernel $(uname -r) (criu#2718, fixed in CRIU 4.2)"
+	fi
+	assert_success
+	grep -q "Parsing config file $DEFAULT_CONF" "$IMG/dump.log" || fail "CRIU did not read $DEFAULT_CONF: $(head -n 3 "$IMG/dump.log")"
+	assert_no_container "$a"
+	wait_reader_done "$a"
+
+	# the restore needs it as well
+	run restore_piped "$b"
+	assert_failure
+	assert_output_contains "Connected TCP socket in image"
+	assert_no_container "$b"
+	default_conf tcp-established
+	run restore_piped "$b"
+	default_conf
+	assert_success
+	grep -q "Parsing config file $DEFAULT_CONF" "$IMG/restore.log" || fail "CRIU did not read $DEFAULT_CONF at restore"
+	# the same connection goes on: no new "connected", the echoes continue
+	wait_lines "$b" 5
+	! grep -q connected "$BATS_TEST_TMPDIR/$b.log" || fail "the client reconnected: $(log_of "$b")"
+	[ "$(first_of "$b" | cut -d' ' -f2)" -gt "$(last_of "$a" | cut -d' ' -f2)" ] || fail "echoes restart at '$(first_of "$b")' after '$(last_of "$a")'"
+}
 @test "--pre-dump: works with soft-dirty tracking, else fails saying so" {
 	stasis_only "the soft-dirty explanation is stasis's"
 	setup_bundle "${COUNTER[@]}"
