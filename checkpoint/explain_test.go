@@ -25,13 +25,14 @@ func TestFirstErrorAndHint(t *testing.T) {
 		t.Fatalf("hint = %q", h)
 	}
 	for line, want := range map[string]string{
-		"Error (criu/tty.c:1990): tty: Found dangling tty with sid 1 pgid 1 (pts) on peer fd 0.":   "--shell-job",
-		"Error (criu/files-reg.c:1710): Can't lookup mount=52 for fd=3 path=/data/x":               "bind mount",
-		"Error (criu/files-reg.c:1790): Can't lookup mount=28 for fd=0 path=/dev/pts/0":            "--shell-job",
-		"Error (criu/net.c:3300): iptables-restore failed: No such file or directory":              "iptables",
-		"Error (criu/mem.c:100): Dirty tracking is OFF. Memory snapshot will not work.":            "soft-dirty",
-		"Error (criu/sk-inet.c:176): In-flight connection (l) for 3d9f2":                           "--tcp-skip-in-flight",
-		"Error (criu/files-reg.c:1010): Can't dump unlinked file /tmp/x (deleted), use link_remap": "--link-remap",
+		"Error (criu/tty.c:1990): tty: Found dangling tty with sid 1 pgid 1 (pts) on peer fd 0.":        "--shell-job",
+		"Error (criu/files-reg.c:1710): Can't lookup mount=52 for fd=3 path=/data/x":                    "bind mount",
+		"Error (criu/files-reg.c:1790): Can't lookup mount=28 for fd=0 path=/dev/pts/0":                 "--shell-job",
+		"Error (criu/net.c:3300): iptables-restore failed: No such file or directory":                   "iptables",
+		"Error (criu/mem.c:100): Dirty tracking is OFF. Memory snapshot will not work.":                 "soft-dirty",
+		"Error (criu/sk-inet.c:176): In-flight connection (l) for 3d9f2":                                "--tcp-skip-in-flight",
+		"Error (criu/uffd.c:349): uffd: connect to lazy-pages.socket failed: No such file or directory": "criu lazy-pages -D",
+		"Error (criu/files-reg.c:1010): Can't dump unlinked file /tmp/x (deleted), use link_remap":      "--link-remap",
 	} {
 		if h := hintFor(line); !strings.Contains(h, want) {
 			t.Errorf("hint for %q = %q, want it to mention %q", line, h, want)

@@ -1002,6 +1002,24 @@ default_conf() {
 	assert_consecutive "$b"
 }
 
+@test "restore --lazy-pages with no lazy-pages daemon fails saying what to start" {
+	criu check --feature uffd-noncoop >/dev/null 2>&1 || skip "no non-cooperative userfaultfd on kernel $(uname -r) (criu check --feature uffd-noncoop): CRIU refuses --lazy-pages before it looks for the daemon"
+	setup_bundle "${COUNTER[@]}"
+	local b
+	piped_checkpoint "$(new_id)"
+	b=$(new_id)
+	run restore_piped "$b" --lazy-pages
+	assert_failure
+	assert_output_contains "lazy-pages.socket"
+	is_runc || assert_output_contains "needs CRIU's lazy-pages daemon running first"
+	is_runc || assert_output_not_contains "does not offer userfaultfd"
+	assert_no_container "$b"
+	# the images are intact: a plain restore works
+	run restore_piped "$b"
+	assert_success
+	wait_lines "$b" 3
+}
+
 # ---------------------------------------------------------------- flags
 
 # pages_usage DIR: "BYTES BLOCKS" of DIR's pages-*.img, summed: their size
