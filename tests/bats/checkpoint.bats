@@ -1,7 +1,18 @@
 #!/usr/bin/env bats
 # checkpoint / restore: a running container frozen to CRIU images and brought
 # back (under a new id, from a copied bundle, with new stdio pipes, new
-# cgroups, a new console), and the errors when it cannot be.
+# cgroups, a new console or, in the foreground, the restoring terminal),
+# and the errors when it cannot be. Flags through the binary: --leave-running,
+# --shell-job, --ext-unix-sk, --tcp-established, restore --tcp-close (the
+# connection comes back closed), --file-locks (the lock held again after
+# restore, also when restore is not given the flag), --empty-ns network
+# (nothing of the netns dumped, restored empty with lo up), --pre-dump,
+# --lazy-pages (and restore's message without the lazy-pages daemon),
+# --auto-dedup, --tcp-skip-in-flight, --manage-cgroups-mode, --lsm-*, an
+# unknown --format refused before anything is frozen. CRIU options from a
+# config file: the org.criu.config annotation's and the default
+# /etc/criu/stasis.conf (written by its test only around the commands that
+# need it, and put back as it was).
 #
 # The containers write to PIPES drained by a background cat, as real clients
 # give them (a regular file as stdout must be opened for appending or CRIU
