@@ -6,6 +6,7 @@ import (
 	"os/signal"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/stasis-oci/stasis/checkpoint"
 )
@@ -53,21 +54,23 @@ var checkpointCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
+		// Checked before anything is looked at or frozen: a typo must not
+		// cost a plan, nor be ignored by a real checkpoint.
+		format := c.String("format")
+		if format != "text" && format != "json" {
+			return fmt.Errorf("checkpoint %s: unknown --format %q: use text or json", id, format)
+		}
 		o := checkpointOptions(c)
 		if c.Bool("dry-run") {
 			plan, err := checkpoint.DryRun(store(c), id, o)
 			if err != nil {
 				return err
 			}
-			switch c.String("format") {
-			case "json":
+			if format == "json" {
 				return printJSON(plan)
-			case "text":
-				fmt.Print(plan)
-				return nil
-			default:
-				return fmt.Errorf("checkpoint: unknown --format %q: use text or json", c.String("format"))
 			}
+			fmt.Print(plan)
+			return nil
 		}
 		stats, err := checkpoint.Checkpoint(store(c), id, o)
 		if err != nil {
@@ -123,6 +126,9 @@ var restoreCommand = &cli.Command{
 					return err
 				}
 				tty, o.Console = t, t.theirs
+				if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+					o.ConsoleSize = ws
+				}
 				defer tty.Close()
 			}
 		}
@@ -171,8 +177,8 @@ func checkpointOptions(c *cli.Context) *checkpoint.CheckpointOptions {
 }
 
 // restoreOptions is what restore's flags and its container id ask of
-// checkpoint.Restore; Console is set by the Action (a foreground
-// restore's tty proxy), and --detach is the Action's own.
+// checkpoint.Restore; Console and ConsoleSize are set by the Action (a
+// foreground restore's tty proxy), and --detach is the Action's own.
 // TestEveryRestoreFlagReachesItsOption holds each flag to its field.
 func restoreOptions(c *cli.Context) *checkpoint.RestoreOptions {
 	return &checkpoint.RestoreOptions{

@@ -342,6 +342,7 @@ func TestEveryRestoreFlagReachesItsOption(t *testing.T) {
 			"Common.StasisVersion": "stasis's own version",
 			"ID":                   "the positional container id",
 			"Console":              "set by the Action: a foreground restore's tty proxy",
+			"ConsoleSize":          "set by the Action: the size of the terminal a foreground restore runs on",
 		},
 	})
 }

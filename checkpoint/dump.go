@@ -11,6 +11,7 @@ import (
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	criustats "github.com/checkpoint-restore/go-criu/v7/stats"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stasis-oci/stasis/aufs"
@@ -148,6 +149,7 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 		LoopbackOnlyNet: plan.LoopbackOnlyNet,
 		FileLocks:       o.FileLocks || plan.Auto.FileLocks,
 		UserNS:          ownUserNS(st.Pid),
+		EmptyNetNS:      opts.GetEmptyNs()&unix.CLONE_NEWNET != 0,
 	}
 	// Before anything is written or frozen: metadata restore could not
 	// use is no checkpoint.

@@ -30,6 +30,8 @@ var hints = []struct{ match, hint string }{
 	{"nft", "CRIU's network lock needs iptables (or nftables): install it, e.g. apt-get install iptables"},
 	{"Dirty tracking", "this kernel has no soft-dirty memory tracking: --pre-dump and --parent-path cannot work here"},
 	{"soft-dirty", "this kernel has no soft-dirty memory tracking: --pre-dump and --parent-path cannot work here"},
+	// Before the uffd ones: this error comes from criu/uffd.c too.
+	{"lazy-pages.socket", "restore --lazy-pages needs CRIU's lazy-pages daemon running first, on the same work dir, where it listens on lazy-pages.socket: criu lazy-pages -D IMAGE-DIR -W WORK-DIR (with --page-server --address ADDR --port PORT to fetch the pages from a checkpoint's page server)"},
 	{"userfaultfd", "this kernel does not offer userfaultfd to CRIU: --lazy-pages cannot work here"},
 	{"uffd", "this kernel does not offer userfaultfd to CRIU: --lazy-pages cannot work here"},
 	{"link_remap", "a file the container holds was deleted: retry with --link-remap"},

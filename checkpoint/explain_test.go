@@ -25,16 +25,17 @@ func TestFirstErrorAndHint(t *testing.T) {
 		t.Fatalf("hint = %q", h)
 	}
 	for line, want := range map[string]string{
-		"Error (criu/tty.c:1990): tty: Found dangling tty with sid 1 pgid 1 (pts) on peer fd 0.":   "--shell-job",
-		"Error (criu/files-reg.c:1710): Can't lookup mount=52 for fd=3 path=/data/x":               "bind mount",
-		"Error (criu/files-reg.c:1790): Can't lookup mount=28 for fd=0 path=/dev/pts/0":            "--shell-job",
-		"Error (criu/net.c:3300): iptables-restore failed: No such file or directory":              "iptables",
-		"Error (criu/mem.c:100): Dirty tracking is OFF. Memory snapshot will not work.":            "soft-dirty",
-		"Error (criu/sk-inet.c:176): In-flight connection (l) for 3d9f2":                           "--tcp-skip-in-flight",
-		"Error (criu/files-reg.c:1010): Can't dump unlinked file /tmp/x (deleted), use link_remap": "--link-remap",
-		"Error (criu/filesystems.c:650): mqueue isn't empty":                                       "message queues",
-		"Error (criu/image.c:630): Unable to open tty-info.img: Permission denied":                 "cannot read the checkpoint images",
-		"Error (criu/files-reg.c:2353): Can't open file fd/1 on restore: Permission denied":        "give the container pipes",
+		"Error (criu/tty.c:1990): tty: Found dangling tty with sid 1 pgid 1 (pts) on peer fd 0.":        "--shell-job",
+		"Error (criu/files-reg.c:1710): Can't lookup mount=52 for fd=3 path=/data/x":                    "bind mount",
+		"Error (criu/files-reg.c:1790): Can't lookup mount=28 for fd=0 path=/dev/pts/0":                 "--shell-job",
+		"Error (criu/net.c:3300): iptables-restore failed: No such file or directory":                   "iptables",
+		"Error (criu/mem.c:100): Dirty tracking is OFF. Memory snapshot will not work.":                 "soft-dirty",
+		"Error (criu/sk-inet.c:176): In-flight connection (l) for 3d9f2":                                "--tcp-skip-in-flight",
+		"Error (criu/uffd.c:349): uffd: connect to lazy-pages.socket failed: No such file or directory": "criu lazy-pages -D",
+		"Error (criu/files-reg.c:1010): Can't dump unlinked file /tmp/x (deleted), use link_remap":      "--link-remap",
+		"Error (criu/filesystems.c:650): mqueue isn't empty":                                            "message queues",
+		"Error (criu/image.c:630): Unable to open tty-info.img: Permission denied":                      "cannot read the checkpoint images",
+		"Error (criu/files-reg.c:2353): Can't open file fd/1 on restore: Permission denied":             "give the container pipes",
 	} {
 		if h := hintFor(line); !strings.Contains(h, want) {
 			t.Errorf("hint for %q = %q, want it to mention %q", line, h, want)

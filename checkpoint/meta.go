@@ -60,6 +60,11 @@ type Metadata struct {
 	// untouched lo, so it was not dumped; restore makes a new one, lo up.
 	// Always written, false too: the record says what was decided.
 	LoopbackOnlyNet bool `json:"loopback_only_net"`
+	// EmptyNetNS: checkpointed with --empty-ns network, so CRIU recorded
+	// nothing of the network namespace. Restore tells CRIU so (it then
+	// makes the namespace and restores nothing into it) and, for the
+	// container's own namespace, brings lo up: what a new container has.
+	EmptyNetNS bool `json:"empty_netns,omitempty"`
 	// Union is the rootfs's union (AUFS or overlay) layer stack, so a
 	// restore can mount it again when the rootfs is not mounted.
 	Union *aufs.Union `json:"union,omitempty"`

@@ -24,6 +24,9 @@ import (
 	"github.com/stasis-oci/stasis/spec"
 )
 
+// fileLocksImage is the image CRIU writes the dumped file locks to.
+const fileLocksImage = "filelocks.img"
+
 // RestoreOptions are restore's flags.
 type RestoreOptions struct {
 	Common
@@ -37,7 +40,12 @@ type RestoreOptions struct {
 	// Console, if set, receives the pty master instead of ConsoleSocket
 	// (a foreground restore's own tty proxy).
 	Console *os.File
-	NoPivot bool
+	// ConsoleSize, if set, is given to the restored pty before its
+	// processes run again (a foreground restore's own terminal size):
+	// else they would start on the checkpointed terminal's size and see
+	// the caller's only once the proxy has started.
+	ConsoleSize *unix.Winsize
+	NoPivot     bool
 	// NoRemount keeps restore from mounting a recorded union rootfs again.
 	NoRemount bool
 	// Import, if set, is the archive (export.go) to restore from, "-"
@@ -127,7 +135,7 @@ func restoreWith(store *lifecycle.Store, o *RestoreOptions, imp *imported) (res 
 		}
 	}
 	if meta.Terminal && o.ConsoleSocket == "" && o.Console == nil {
-		return nil, errors.New("the checkpointed container has a terminal: restore needs --console-socket (or a foreground -t)")
+		return nil, errors.New("the checkpointed container has a terminal: restore -d needs --console-socket to send it to (or restore in the foreground, onto this terminal)")
 	}
 	var stats *RestoreStats
 	c, err := store.Restore(lifecycle.RestoreOpts{
@@ -271,10 +279,13 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		return 0, nil, err
 	}
 	opts.RstSibling = proto.Bool(true)
-	opts.TcpClose = proto.Bool(o.TCPClose)
-	if meta.FileLocks {
+	// CRIU dumps file locks only with file_locks, and restores them only
+	// with it too: without, the process comes back believing it holds a
+	// lock nobody holds. The images say whether the dump took any.
+	if _, err := os.Stat(filepath.Join(imageDir.Name(), fileLocksImage)); err == nil {
 		opts.FileLocks = proto.Bool(true)
 	}
+	opts.TcpClose = proto.Bool(o.TCPClose)
 	opts.OrphanPtsMaster = proto.Bool(meta.Terminal)
 	if o.LsmProfile != "" {
 		opts.LsmProfile = proto.String(o.LsmProfile)
@@ -361,9 +372,15 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	if meta.LoopbackOnlyNet {
 		skipNetwork(opts)
 	}
+	if meta.EmptyNetNS {
+		opts.EmptyNs = proto.Uint32(opts.GetEmptyNs() | unix.CLONE_NEWNET)
+	}
+	// A namespace CRIU made and left empty has lo down; a joined one
+	// (ExternalNetNS) is its owner's to set up.
+	loUp := meta.LoopbackOnlyNet || meta.EmptyNetNS && !meta.ExternalNetNS
 	var console *consoleSender
 	if meta.Terminal {
-		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console}
+		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console, size: o.ConsoleSize}
 	}
 	var initPid int
 	faults.Point("restore.before-criu")
@@ -374,7 +391,7 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		// runc runs prestart and createRuntime here too.
 		if n.Script == "setup-namespaces" {
 			initPid = int(n.Pid)
-			if meta.LoopbackOnlyNet {
+			if loUp {
 				if err := loopbackUpIn(int(n.Pid)); err != nil {
 					return err
 				}
@@ -384,6 +401,14 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		if n.Script == "pre-resume" {
 			if err := r.BeforeResume(initPid); err != nil {
 				return err
+			}
+			// The tasks are about to run: the last moment to size
+			// their terminal (CRIU set the checkpoint's size on it
+			// after sending us the master).
+			if console != nil {
+				if err := console.resize(); err != nil {
+					return err
+				}
 			}
 			// The tasks are restored and stopped: no read of theirs
 			// races this (see timerfd.go).
@@ -412,6 +437,9 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		return nil
 	})
 	closeErr := sw.close()
+	if console != nil && console.master != nil {
+		console.master.Close() // CRIU failed before pre-resume
+	}
 	if callErr != nil || closeErr != nil {
 		return 0, nil, explain("restore", errors.Join(callErr, closeErr), filepath.Join(workDir.Name(), "restore.log"),
 			filepath.Join(imageDir.Name(), "criu-restore.log"))
@@ -548,9 +576,32 @@ func readRestoreStats(dirs ...*os.File) *RestoreStats {
 type consoleSender struct {
 	path string
 	conn *os.File
+	// size is set on master, our copy of what was sent, by resize.
+	size   *unix.Winsize
+	master *os.File
+}
+
+// resize gives the restored terminal its size, once, and lets our copy
+// of the master go.
+func (c *consoleSender) resize() error {
+	if c.master == nil {
+		return nil
+	}
+	defer func() { c.master.Close(); c.master = nil }()
+	if err := unix.IoctlSetWinsize(int(c.master.Fd()), unix.TIOCSWINSZ, c.size); err != nil {
+		return fmt.Errorf("set the restored terminal's window size: %w", err)
+	}
+	return nil
 }
 
 func (c *consoleSender) send(master *os.File) error {
+	if c.size != nil {
+		fd, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("keep the restored pty master: %w", err)
+		}
+		c.master = os.NewFile(uintptr(fd), "pty-master")
+	}
 	conn := c.conn
 	if conn == nil {
 		f, err := lifecycle.DialConsole(c.path)

@@ -1,7 +1,18 @@
 #!/usr/bin/env bats
 # checkpoint / restore: a running container frozen to CRIU images and brought
 # back (under a new id, from a copied bundle, with new stdio pipes, new
-# cgroups, a new console), and the errors when it cannot be.
+# cgroups, a new console or, in the foreground, the restoring terminal),
+# and the errors when it cannot be. Flags through the binary: --leave-running,
+# --shell-job, --ext-unix-sk, --tcp-established, restore --tcp-close (the
+# connection comes back closed), --file-locks (the lock held again after
+# restore, also when restore is not given the flag), --empty-ns network
+# (nothing of the netns dumped, restored empty with lo up), --pre-dump,
+# --lazy-pages (and restore's message without the lazy-pages daemon),
+# --auto-dedup, --tcp-skip-in-flight, --manage-cgroups-mode, --lsm-*, an
+# unknown --format refused before anything is frozen. CRIU options from a
+# config file: the org.criu.config annotation's and the default
+# /etc/criu/stasis.conf (written by its test only around the commands that
+# need it, and put back as it was).
 #
 # The containers write to PIPES drained by a background cat, as real clients
 # give them (a regular file as stdout must be opened for appending or CRIU
@@ -460,7 +471,7 @@ piped_checkpoint() {
 	# restoring a terminal needs somewhere to send the master
 	run stasis restore -d --image-path "$IMG" --bundle "$BUNDLE" "$b" </dev/null
 	assert_failure
-	is_runc || assert_output_contains "console"
+	is_runc || assert_output_contains "restore -d needs --console-socket"
 	assert_no_container "$b"
 
 	start_tty_receiver tty2
@@ -475,6 +486,41 @@ piped_checkpoint() {
 	assert_equal "$(tty_counts tty1 | tail -n 1)" "$at" "old terminal's last count"
 	run stasis delete --force "$b"
 	assert_success
+	assert_no_container "$b"
+}
+
+@test "a terminal container restored in the FOREGROUND without --console-socket runs on the restoring terminal: output, input, exit code" {
+	# it counts until /go exists, then says how far it got, reads a line
+	# from its terminal and answers
+	setup_bundle sh -c 'i=0; while [ ! -e /go ]; do echo "n $i"; i=$((i+1)); sleep 0.1; done
+		echo "ready after $i on $(tty) size $(stty size)"; read line; echo "got:$line"; exit 7'
+	update_config '.process.terminal = true | .root.readonly = false'
+	local a b at
+	a=$(new_id)
+	b=$(new_id)
+	start_tty_receiver tty1
+	run run_detached "$a" --console-socket "$BATS_TEST_TMPDIR/tty1.sock"
+	assert_success
+	wait_tty_count_above tty1 3
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_success
+	assert_no_container "$a"
+	at=$(tty_counts tty1 | tail -n 1)
+	touch "$ROOTFS/go"
+
+	# restore runs on a pty of its own (ptyrun), as from a user's shell
+	run_on_pty -size 33x111 -expect ready -send $'typed-in\n' \
+		"$STASIS" --root "$STASIS_ROOT" restore --image-path "$IMG" --bundle "$BUNDLE" "$b"
+	assert_status 7
+	local ready
+	ready=$(grep '^ready after ' <<<"$output")
+	# a pty of the container's own devpts, with the restoring terminal's
+	# window size from the first moment it runs again (not the size the
+	# checkpointed terminal had)
+	[[ "$ready" =~ ^"ready after "([0-9]+)" on /dev/pts/"[0-9]+" size 33 111"$ ]] || fail "no ready line (on a container pty, 33x111): $output"
+	[ "${BASH_REMATCH[1]}" -gt "$at" ] || fail "the restored process counted to ${BASH_REMATCH[1]}, the checkpoint was at $at: restarted?"
+	assert_output_contains $'typed-in\ngot:typed-in'
+	assert_output_not_contains "ptyrun:"
 	assert_no_container "$b"
 }
 
@@ -717,7 +763,7 @@ assert_refused_before_criu() {
 }
 
 @test "TCP inside the container: refused without --tcp-established, survives with it" {
-	setup_bundle sh -c 'ip link set lo up || exit 1; crhelper server tcp 127.0.0.1:5000 & exec crhelper client tcp 127.0.0.1:5000'
+	setup_bundle sh -c 'exec 2>&1; ip link set lo up || exit 1; crhelper server tcp 127.0.0.1:5000 & exec crhelper client tcp 127.0.0.1:5000'
 	need_crhelper
 	update_config '.process.capabilities |= with_entries(.value += ["CAP_NET_ADMIN"])'
 	local a b
@@ -789,6 +835,90 @@ assert_refused_before_criu() {
 	assert_equal "$(pages_usage "$IMG.2")" "$size $blocks" "pages images after a restore without the config file (bytes, blocks)"
 }
 
+
+# default_conf [TEXT]: put TEXT in CRIU's default config file for stasis,
+# /etc/criu/stasis.conf (no TEXT: remove the file). The first call saves
+# what was there for teardown to put back. The file is the host's: each
+# test keeps it only for the command that needs it.
+DEFAULT_CONF=/etc/criu/stasis.conf
+default_conf() {
+	if [ -z "${DEFAULT_CONF_SAVED:-}" ]; then
+		DEFAULT_CONF_SAVED=1
+		if [ -e "$DEFAULT_CONF" ]; then
+			cp -a "$DEFAULT_CONF" "$BATS_TEST_TMPDIR/stasis.conf.saved"
+			on_teardown "cp -a '$BATS_TEST_TMPDIR/stasis.conf.saved' '$DEFAULT_CONF'"
+		else
+			[ -d "${DEFAULT_CONF%/*}" ] || { mkdir "${DEFAULT_CONF%/*}" && on_teardown "rmdir '${DEFAULT_CONF%/*}'"; }
+			on_teardown "rm -f '$DEFAULT_CONF'"
+		fi
+	fi
+	if [ $# -eq 0 ]; then
+		rm -f "$DEFAULT_CONF"
+	else
+		printf '%s\n' "$1" >"$DEFAULT_CONF"
+	fi
+}
+
+@test "the default CRIU config /etc/criu/stasis.conf applies to checkpoint and restore, unless org.criu.config names another (or none)" {
+	stasis_only "runc reads /etc/criu/runc.conf"
+	# TCP inside the container: CRIU refuses it without tcp-established,
+	# at checkpoint and at restore
+	setup_bundle sh -c 'ip link set lo up || exit 1; crhelper server tcp 127.0.0.1:5000 & exec crhelper client tcp 127.0.0.1:5000'
+	need_crhelper
+	update_config '.process.capabilities |= with_entries(.value += ["CAP_NET_ADMIN"])'
+	local a b c
+	a=$(new_id)
+	b=$(new_id)
+	c=$(new_id)
+	default_conf
+
+	# org.criu.config "" means no config file: the default is not read
+	update_config '.annotations["org.criu.config"] = ""'
+	run_piped "$c"
+	wait_lines "$c" 3
+	default_conf tcp-established
+	run stasis checkpoint --image-path "$IMG.none" "$c"
+	default_conf
+	assert_failure
+	assert_output_contains "tcp-established"
+	assert_still_running "$c"
+	run stasis delete --force "$c"
+	wait_reader_done "$c"
+	update_config 'del(.annotations["org.criu.config"])'
+
+	run_piped "$a"
+	wait_lines "$a" 4
+	assert_equal "$(first_of "$a")" connected "client"
+	run stasis checkpoint --image-path "$IMG.2" "$a"
+	assert_failure
+	assert_output_contains "tcp-established"
+	assert_still_running "$a"
+	default_conf tcp-established
+	run stasis checkpoint --image-path "$IMG" "$a"
+	default_conf
+	if [ "$status" -ne 0 ] && [[ "$output" == *"Can't get 1:16 opt: Operation not supported"* ]]; then
+		skip "CRIU $(criu --version | sed -n 's/^Version: //p') cannot dump inet sockets on kernel $(uname -r) (criu#2718, fixed in CRIU 4.2)"
+	fi
+	assert_success
+	grep -q "Parsing config file $DEFAULT_CONF" "$IMG/dump.log" || fail "CRIU did not read $DEFAULT_CONF: $(head -n 3 "$IMG/dump.log")"
+	assert_no_container "$a"
+	wait_reader_done "$a"
+
+	# the restore needs it as well
+	run restore_piped "$b"
+	assert_failure
+	assert_output_contains "Connected TCP socket in image"
+	assert_no_container "$b"
+	default_conf tcp-established
+	run restore_piped "$b"
+	default_conf
+	assert_success
+	grep -q "Parsing config file $DEFAULT_CONF" "$IMG/restore.log" || fail "CRIU did not read $DEFAULT_CONF at restore"
+	# the same connection goes on: no new "connected", the echoes continue
+	wait_lines "$b" 5
+	! grep -q connected "$BATS_TEST_TMPDIR/$b.log" || fail "the client reconnected: $(log_of "$b")"
+	[ "$(first_of "$b" | cut -d' ' -f2)" -gt "$(last_of "$a" | cut -d' ' -f2)" ] || fail "echoes restart at '$(first_of "$b")' after '$(last_of "$a")'"
+}
 @test "--pre-dump: works with soft-dirty tracking, else fails saying so" {
 	stasis_only "the soft-dirty explanation is stasis's"
 	setup_bundle "${COUNTER[@]}"
@@ -876,6 +1006,24 @@ assert_refused_before_criu() {
 	assert_consecutive "$b"
 }
 
+@test "restore --lazy-pages with no lazy-pages daemon fails saying what to start" {
+	criu check --feature uffd-noncoop >/dev/null 2>&1 || skip "no non-cooperative userfaultfd on kernel $(uname -r) (criu check --feature uffd-noncoop): CRIU refuses --lazy-pages before it looks for the daemon"
+	setup_bundle "${COUNTER[@]}"
+	local b
+	piped_checkpoint "$(new_id)"
+	b=$(new_id)
+	run restore_piped "$b" --lazy-pages
+	assert_failure
+	assert_output_contains "lazy-pages.socket"
+	is_runc || assert_output_contains "needs CRIU's lazy-pages daemon running first"
+	is_runc || assert_output_not_contains "does not offer userfaultfd"
+	assert_no_container "$b"
+	# the images are intact: a plain restore works
+	run restore_piped "$b"
+	assert_success
+	wait_lines "$b" 3
+}
+
 # ---------------------------------------------------------------- flags
 
 # pages_usage DIR: "BYTES BLOCKS" of DIR's pages-*.img, summed: their size
@@ -956,6 +1104,190 @@ tcp_connect() {
 	assert_output_contains "pid=$pid,"
 }
 
+
+# lo_addrs ID: the IPv4 addresses on lo in ID's network namespace, and
+# whether lo is up ("up" or "down"), one a line.
+lo_addrs() {
+	stasis exec "$1" ip -4 addr show dev lo | sed -n 's/^ *inet \([^ ]*\).*/\1/p'
+	if stasis exec "$1" ip link show dev lo | grep -q '<[^>]*,UP[,>]'; then echo up; else echo down; fi
+}
+
+@test "--empty-ns network: the container's network namespace is not dumped, it restores empty with lo up; without the flag its addresses come back" {
+	# the container's own network namespace, with an address added to lo
+	# (CAP_NET_ADMIN, so not the loopback-only case stasis skips itself)
+	setup_bundle sh -c 'ip link set lo up && ip addr add 10.1.2.3/32 dev lo || exit 1; i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done'
+	update_config '.process.capabilities |= with_entries(.value += ["CAP_NET_ADMIN"])'
+	local a b c
+	a=$(new_id)
+	b=$(new_id)
+	c=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	assert_equal "$(lo_addrs "$a" | tr '\n' ' ')" "127.0.0.1/8 10.1.2.3/32 up " "lo of the running container"
+
+	run stasis checkpoint --leave-running --image-path "$IMG.full" "$a"
+	assert_success
+	run stasis checkpoint --empty-ns network --image-path "$IMG" "$a"
+	assert_success
+	assert_no_container "$a"
+	wait_reader_done "$a"
+	# CRIU dumped the namespace's links and addresses only without the flag
+	compgen -G "$IMG.full/netdev-*.img" >/dev/null || fail "no netdev image without --empty-ns: $(ls "$IMG.full" | tr '\n' ' ')"
+	! compgen -G "$IMG/netdev-*.img" >/dev/null || fail "--empty-ns network: CRIU dumped the network namespace: $(ls "$IMG"/net* | tr '\n' ' ')"
+	! compgen -G "$IMG/ifaddr-*.img" >/dev/null || fail "--empty-ns network: CRIU dumped the addresses"
+	is_runc || jq -e '.empty_netns == true' "$IMG/stasis.json" >/dev/null || fail "stasis.json: $(cat "$IMG/stasis.json")"
+
+	run restore_piped "$b" --image-path "$IMG.full"
+	assert_success
+	wait_lines "$b" 2
+	assert_equal "$(lo_addrs "$b" | tr '\n' ' ')" "127.0.0.1/8 10.1.2.3/32 up " "lo restored from the full checkpoint"
+
+	run restore_piped "$c"
+	assert_success
+	wait_lines "$c" 3
+	assert_continues "$a" "$c"
+	assert_consecutive "$c"
+	local lo
+	lo=$(lo_addrs "$c" | tr '\n' ' ')
+	[[ "$lo" != *10.1.2.3* ]] || fail "--empty-ns network: the dumped address came back: $lo"
+	# a new namespace, as a new container's: stasis brings lo up in it
+	is_runc || assert_equal "$lo" "127.0.0.1/8 up " "lo restored from the --empty-ns checkpoint"
+}
+
+# lock_held FILE: a non-blocking flock on FILE (from the host: the same
+# inode as in the container) fails, because someone holds it.
+lock_held() {
+	local rc=0
+	flock -n -E 99 "$1" true || rc=$?
+	[ $rc -eq 99 ] || { echo "flock -n on $1 exited $rc, want 99 (held)" >&2; return 1; }
+}
+
+@test "--file-locks: a flock on a host bind mount is refused without it, checkpointed with it; restored, the lock is held again" {
+	# A lock on the container's own files needs no flag (autoflags.bats);
+	# one on a file the host shares through a bind mount is the flag's.
+	local vol=$BATS_TEST_TMPDIR/vol
+	mkdir -p "$vol"
+	setup_bundle crhelper flock /vol/lockfile "${COUNTER[@]}"
+	need_crhelper
+	update_config '.mounts += [{"destination": "/vol", "type": "bind", "source": $v, "options": ["rbind"]}]' --arg v "$vol"
+	local a b c
+	a=$(new_id)
+	b=$(new_id)
+	c=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	lock_held "$vol/lockfile" || fail "the container does not hold its lock"
+
+	# refused before CRIU, naming the file and the flag; nothing stopped
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_failure
+	is_runc || assert_output_contains "lock(s) on /vol/lockfile, a file the host shares through a bind mount"
+	assert_output_contains "--file-locks"
+	assert_still_running "$a"
+	lock_held "$vol/lockfile" || fail "the lock was dropped by the refused checkpoint"
+
+	run stasis checkpoint --file-locks --image-path "$IMG" "$a"
+	assert_success
+	assert_no_container "$a"
+	wait_reader_done "$a"
+	[ -s "$IMG/filelocks.img" ] || fail "no filelocks.img in $IMG: $(ls "$IMG" | tr '\n' ' ')"
+	! lock_held "$vol/lockfile" 2>/dev/null || fail "the lock is still held after the checkpoint"
+
+	run restore_piped "$b" --file-locks
+	assert_success
+	wait_lines "$b" 3
+	assert_continues "$a" "$b"
+	lock_held "$vol/lockfile" || fail "the restored container does not hold the lock"
+	run stasis delete --force "$b"
+	assert_success
+	wait_reader_done "$b"
+	! lock_held "$vol/lockfile" 2>/dev/null || fail "the lock is still held after delete"
+
+	# the images hold a lock: stasis restores it without the flag too
+	# (CRIU alone would restore the process without its lock, silently)
+	stasis_only "runc restores the process without its lock unless given --file-locks"
+	run restore_piped "$c"
+	assert_success
+	wait_lines "$c" 3
+	assert_continues "$a" "$c"
+	lock_held "$vol/lockfile" || fail "restored without --file-locks, the container does not hold the lock"
+}
+
+@test "checkpoint with an unknown --format fails naming it, before anything is frozen or written" {
+	setup_bundle "${COUNTER[@]}"
+	local a
+	a=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	local f flags
+	for flags in "--dry-run --format xml" "--format xml"; do
+		# shellcheck disable=SC2086 # the flags are words
+		run stasis checkpoint $flags --image-path "$IMG" "$a"
+		assert_failure
+		assert_output_contains "xml"
+		is_runc || assert_output_contains "unknown --format \"xml\": use text or json"
+		assert_output_not_contains "full log: "
+		[ ! -e "$IMG" ] || fail "checkpoint $flags made $IMG"
+		# not frozen: the state says running and the count goes on
+		assert_still_running "$a"
+		if f=$(cgroup_dir freezer "$a"); then
+			assert_equal "$(cat "$f/freezer.state")" THAWED "freezer after checkpoint $flags"
+		fi
+	done
+	# the known formats work
+	run stasis checkpoint --dry-run --format json "$a"
+	assert_success
+	jq -e . <<<"$output" >/dev/null || fail "--format json is not JSON: $output"
+	assert_still_running "$a"
+}
+
+@test "restore --tcp-close: the restored connection is closed and the process carries on; without it the connection stays established" {
+	# client and server inside the container's own network namespace; the
+	# client outlives its connection ("stay"): on an error it says
+	# "closed: ERROR" and goes on printing "alive N"
+	setup_bundle sh -c 'ip link set lo up || exit 1; crhelper server tcp 127.0.0.1:5000 & exec crhelper client tcp 127.0.0.1:5000 stay'
+	need_crhelper
+	update_config '.process.capabilities |= with_entries(.value += ["CAP_NET_ADMIN"])'
+	local a b c last pid
+	a=$(new_id)
+	b=$(new_id)
+	c=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 4
+	assert_equal "$(first_of "$a")" connected "client"
+	run stasis checkpoint --tcp-established --image-path "$IMG" "$a"
+	if [ "$status" -ne 0 ] && [[ "$output" == *"Can't get 1:16 opt: Operation not supported"* ]]; then
+		skip "CRIU $(criu --version | sed -n 's/^Version: //p') cannot dump inet sockets on kernel $(uname -r) (criu#2718, fixed in CRIU 4.2)"
+	fi
+	assert_success
+	wait_reader_done "$a"
+	last=$(last_of "$a")
+	[[ "$last" == "echo "* ]] || fail "the client was not echoing at the checkpoint: $last"
+
+	# restored established: the same connection goes on
+	run restore_piped "$b" --tcp-established
+	assert_success
+	wait_lines "$b" 5
+	! grep -q "closed\|connected" "$BATS_TEST_TMPDIR/$b.log" || fail "the connection did not survive: $(log_of "$b" | tr '\n' ' ')"
+	[ "$(first_of "$b" | cut -d' ' -f2)" -gt "${last#echo }" ] || fail "echoes restart at '$(first_of "$b")' after '$last'"
+
+	# restored closed: the client's next send or receive fails, and the
+	# same process carries on
+	run restore_piped "$c" --tcp-close
+	assert_success
+	pid=$(container_pid "$c")
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^alive 2$' "$BATS_TEST_TMPDIR/$c.log" && break
+		sleep 0.05
+	done
+	grep -q '^alive 2$' "$BATS_TEST_TMPDIR/$c.log" || fail "the restored client does not carry on: $(log_of "$c" | tr '\n' ' ')"
+	grep -Eq '^closed: (send|receive) [0-9]+: ' "$BATS_TEST_TMPDIR/$c.log" || fail "no connection error from the client: $(log_of "$c" | tr '\n' ' ')"
+	! grep -q '^echo ' "$BATS_TEST_TMPDIR/$c.log" || fail "the client got echoes on a closed connection: $(log_of "$c" | tr '\n' ' ')"
+	assert_equal "$(state_field "$c" status)" running "status after restore --tcp-close"
+	assert_equal "$(container_pid "$c")" "$pid" "pid of the restored client"
+	assert_still_running "$b"
+}
 # limits_of ID: "MEMORY-LIMIT PIDS-MAX" of ID's cgroups.
 limits_of() {
 	local m p

@@ -15,11 +15,15 @@
 //	    listen on ADDR and never accept: connections stay in the accept
 //	    queue (in flight, for CRIU); print "listening", then "alive N"
 //	    every 0.1s.
-//	crhelper client tcp|unix|unixgram ADDR
+//	crhelper client tcp|unix|unixgram ADDR [stay]
 //	    connect to ADDR (retrying for 5s), print "connected", then every
 //	    0.1s send the next number and print "echo N" for each reply
 //	    (unixgram: "sent N", no reply). Any error is printed to stderr and
-//	    ends the client with status 1.
+//	    ends the client with status 1. With stay, an error on the
+//	    connection is printed to stdout as "closed: ERROR" and the client
+//	    lives on, printing "alive N" every 0.1s: a process that outlives
+//	    its connection, without exiting while CRIU may still be detaching
+//	    its threads after a restore.
 package main
 
 import (
@@ -72,6 +76,13 @@ func main() {
 		err = server(os.Args[2], os.Args[3], ready)
 	case "client":
 		err = client(os.Args[2], os.Args[3])
+		if err != nil && len(os.Args) > 4 && os.Args[4] == "stay" {
+			fmt.Printf("closed: %v\n", err)
+			for i := 0; ; i++ {
+				fmt.Printf("alive %d\n", i)
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
 	case "listen":
 		ready := ""
 		if len(os.Args) > 4 {
