@@ -49,46 +49,8 @@ move_bundle() {
 }
 
 # ---------------------------------------------------------------- stdio pipes
-# As in checkpoint.bats: the container writes to a pipe drained by a
-# background cat into NAME.log, as real clients give it (CRIU refuses to
-# restore a regular-file stdout not opened for appending); each restore
-# gets a new pipe.
-
-start_reader() {
-	local t=$BATS_TEST_TMPDIR
-	: >"$t/$1.log"
-	exec {READER_FD}> >(exec cat >>"$t/$1.log" 2>/dev/null 3>&-)
-	echo $! >"$t/$1.rpid"
-	on_teardown "kill $(cat "$t/$1.rpid")"
-}
-
-# run_piped ID [FLAGS...]: `run -d` $BUNDLE as ID, stdout into reader ID,
-# stderr appended to ID.err.
-run_piped() {
-	local id=$1 t=$BATS_TEST_TMPDIR rc=0
-	shift
-	start_reader "$id"
-	"$STASIS" --root "$STASIS_ROOT" run -d --bundle "$BUNDLE" "$@" "$id" \
-		</dev/null >&"$READER_FD" 2>>"$t/$id.err" 3>&- || rc=$?
-	exec {READER_FD}>&-
-	[ $rc -eq 0 ] || cat "$t/$id.err"
-	return $rc
-}
-
-# restore_piped ID [FLAGS...]: `restore -d --image-path $IMG --bundle
-# $BUNDLE FLAGS ID` onto a new reader ID; prints the error on failure.
-restore_piped() {
-	local id=$1 t=$BATS_TEST_TMPDIR rc=0
-	shift
-	start_reader "$id"
-	"$STASIS" --root "$STASIS_ROOT" restore -d --image-path "$IMG" --bundle "$BUNDLE" "$@" "$id" \
-		</dev/null >&"$READER_FD" 2>>"$t/$id.err" 3>&- || rc=$?
-	exec {READER_FD}>&-
-	[ $rc -eq 0 ] || cat "$t/$id.err"
-	return $rc
-}
-
-log_of() { cat "$BATS_TEST_TMPDIR/$1.log"; }
+# start_reader, run_piped, restore_piped, log_of: crpipes.bash.
+load crpipes
 
 # wait_log NAME REGEX [TIMEOUT=10]: until a line of NAME's log matches REGEX
 # (grep -E); fails showing the log's tail and the container's stderr.
