@@ -151,6 +151,15 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 	if plan.LoopbackOnlyNet {
 		skipNetwork(opts)
 	}
+	// A tmpfs made again from its tree (tmpfs.go) must hold at the freeze
+	// what the plan read: checked at the pre-dump notification, right
+	// after stasis freezes. Without that freeze (no freezer; a pre-dump,
+	// which dumps no mounts) CRIU dumps them all. A paused container
+	// was frozen already when the plan read them.
+	paused := c.Status() == lifecycle.Paused
+	if o.PreDump || (!paused && opts.FreezeCgroup == nil) {
+		meta.Externals = withoutTrees(meta.Externals)
+	}
 	for _, e := range meta.Externals {
 		opts.External = append(opts.External, extMountKey(e.Dest)+":"+e.Dest)
 	}
@@ -183,6 +192,9 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 		return nil, err
 	}
 	defer devnull.Close()
+	// Back here once if a tree changed before the freeze, to dump with
+	// CRIU doing those mounts itself.
+retry:
 	sw, err := startSwrk(o.CriuPath, [3]*os.File{devnull, devnull, devnull}, nil)
 	if err != nil {
 		return nil, err
@@ -234,8 +246,14 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 		freeze()
 	}
 	_, callErr := sw.call(&rpc.CriuReq{Type: &reqType, Opts: opts}, func(n notification) error {
-		if n.Script == "pre-dump" {
-			freeze()
+		if n.Script != "pre-dump" {
+			return nil
+		}
+		freeze()
+		if hasTrees(meta.Externals) && (weFroze || paused) {
+			if err := sameTrees(st.Pid, plan.mounts, meta.Externals, st.Rootfs); err != nil {
+				return fmt.Errorf("%w: %w", errTreeChanged, err)
+			}
 		}
 		return nil
 	})
@@ -248,6 +266,11 @@ func Checkpoint(store *lifecycle.Store, id string, o *CheckpointOptions) (stats 
 		if err := cg.Thaw(); err != nil {
 			return nil, fmt.Errorf("thaw after checkpoint: %w", err)
 		}
+	}
+	if errors.Is(callErr, errTreeChanged) {
+		lifecycle.Warn("checkpoint %s: %v before the freeze: CRIU dumps the tmpfs mounts itself", id, callErr)
+		meta.Externals, opts.External = dropTrees(meta.Externals, opts.External)
+		goto retry
 	}
 	if callErr != nil || closeErr != nil {
 		// Not a checkpoint: a restore from here must not mistake it for one.

@@ -283,6 +283,10 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	if meta.Foreign != "" {
 		exts = foreignExternals(sp, hostCgroupMounts())
 	}
+	if exts, err = makeTrees(exts, r.Dir); err != nil {
+		sw.close()
+		return 0, nil, err
+	}
 	if opts.External, err = restoreExternals(exts, sp, cg); err != nil {
 		sw.close()
 		return 0, nil, err
@@ -427,6 +431,11 @@ func restoreExternals(exts []External, sp *specs.Spec, cg cgroupPaths) ([]string
 			}
 		case "host":
 			src = e.HostPath
+		case "tmpfs":
+			src = e.made
+			if src == "" {
+				return nil, fmt.Errorf("the tmpfs on %s was not made again", e.Dest)
+			}
 		default:
 			return nil, fmt.Errorf("checkpoint metadata: unknown external mount kind %q", e.Kind)
 		}
