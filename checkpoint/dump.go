@@ -224,6 +224,10 @@ retry:
 		sw.close()
 		return nil, err
 	}
+	if err := writeTrees(imageDir.Name(), meta.Externals); err != nil {
+		sw.close()
+		return nil, err
+	}
 	// Freeze first ourselves: CRIU writes FROZEN to a v1 freezer and, as
 	// the state reads FREEZING at once, sleeps a fixed 100 ms before
 	// looking again; our manager polls every millisecond. CRIU then finds
@@ -276,6 +280,7 @@ retry:
 		// Not a checkpoint: a restore from here must not mistake it for one.
 		os.Remove(filepath.Join(imageDir.Name(), metaFile))
 		os.Remove(filepath.Join(imageDir.Name(), descriptorsFile))
+		os.Remove(filepath.Join(imageDir.Name(), treesFile))
 		return nil, explain("dump", errors.Join(callErr, closeErr), filepath.Join(workDir.Name(), "dump.log"),
 			filepath.Join(imageDir.Name(), "criu-dump.log"))
 	}

@@ -282,6 +282,12 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	exts := meta.Externals
 	if meta.Foreign != "" {
 		exts = foreignExternals(sp, hostCgroupMounts())
+		trees, err := readTrees(o.ImagePath)
+		if err != nil {
+			sw.close()
+			return 0, nil, err
+		}
+		exts = append(exts, trees...)
 	}
 	if exts, err = makeTrees(exts, r.Dir); err != nil {
 		sw.close()

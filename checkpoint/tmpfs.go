@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -399,4 +400,41 @@ func dropTrees(exts []External, criuExts []string) ([]External, []string) {
 		}
 	}
 	return withoutTrees(exts), slices.DeleteFunc(criuExts, func(x string) bool { return slices.Contains(keys, x) })
+}
+
+// treesFile holds the trees again beside CRIU's images: they are image
+// content (what CRIU's tmpfs-dev-N.tar.gz.img would hold), so an image
+// dir restored without stasis.json, as runc's are, still has them.
+const treesFile = "tmpfs-trees.json"
+
+func writeTrees(dir string, exts []External) error {
+	path := filepath.Join(dir, treesFile)
+	if !hasTrees(exts) {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return writeJSON(path, slices.DeleteFunc(slices.Clone(exts), func(e External) bool { return e.Kind != "tmpfs" }))
+}
+
+// readTrees reads treesFile of image dir dir (none: no trees).
+func readTrees(dir string) ([]External, error) {
+	data, err := os.ReadFile(filepath.Join(dir, treesFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var exts []External
+	if err := json.Unmarshal(data, &exts); err != nil {
+		return nil, fmt.Errorf("%s: %w", treesFile, err)
+	}
+	for _, e := range exts {
+		if e.Kind != "tmpfs" || e.Tree == nil || !filepath.IsAbs(e.Dest) {
+			return nil, fmt.Errorf("%s: %s is no tmpfs tree", treesFile, e.Dest)
+		}
+	}
+	return exts, nil
 }
