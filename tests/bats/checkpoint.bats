@@ -1,7 +1,10 @@
 #!/usr/bin/env bats
 # checkpoint / restore: a running container frozen to CRIU images and brought
 # back (under a new id, from a copied bundle, with new stdio pipes, new
-# cgroups, a new console), and the errors when it cannot be.
+# cgroups, a new console), and the errors when it cannot be. tmpfs mounts
+# holding no file data (masked dirs, /sys/fs/cgroup, /dev, /dev/shm) come
+# back identical from stasis's metadata; those holding files, or changing
+# before the freeze, are left to CRIU and keep their contents.
 #
 # The containers write to PIPES drained by a background cat, as real clients
 # give them (a regular file as stdout must be opened for appending or CRIU
