@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	criustats "github.com/checkpoint-restore/go-criu/v7/stats"
@@ -29,11 +30,19 @@ type DumpStats struct {
 	PagesScanned       uint64 `json:"pages_scanned"`
 	PagesSkippedParent uint64 `json:"pages_skipped_parent"`
 	PagesWritten       uint64 `json:"pages_written"`
+	// HeldFrozen is how long stasis kept the container frozen: from its
+	// own freeze until CRIU answered (CRIU's FrozenTime starts later, at
+	// its seize, and ends earlier).
+	HeldFrozen uint32 `json:"held_frozen_us,omitempty"`
 }
 
 func (s *DumpStats) String() string {
-	return fmt.Sprintf("frozen %.1f ms (freezing %.1f ms), memory dump %.1f ms, write %.1f ms; pages scanned %d, written %d, skipped (parent) %d",
-		ms(s.FrozenTime), ms(s.FreezingTime), ms(s.MemdumpTime), ms(s.MemwriteTime), s.PagesScanned, s.PagesWritten, s.PagesSkippedParent)
+	held := ""
+	if s.HeldFrozen > 0 {
+		held = fmt.Sprintf(", held frozen %.1f ms", ms(s.HeldFrozen))
+	}
+	return fmt.Sprintf("frozen %.1f ms (freezing %.1f ms%s), memory dump %.1f ms, write %.1f ms; pages scanned %d, written %d, skipped (parent) %d",
+		ms(s.FrozenTime), ms(s.FreezingTime), held, ms(s.MemdumpTime), ms(s.MemwriteTime), s.PagesScanned, s.PagesWritten, s.PagesSkippedParent)
 }
 
 func ms(us uint32) float64 { return float64(us) / 1000 }
@@ -159,6 +168,15 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 	if plan.LoopbackOnlyNet {
 		skipNetwork(opts)
 	}
+	// A tmpfs made again from its tree (tmpfs.go) must hold at the freeze
+	// what the plan read: checked at the pre-dump notification, right
+	// after stasis freezes. Without that freeze (no freezer; a pre-dump,
+	// which dumps no mounts) CRIU dumps them all. A paused container
+	// was frozen already when the plan read them.
+	paused := c.Status() == lifecycle.Paused
+	if o.PreDump || (!paused && opts.FreezeCgroup == nil) {
+		meta.Externals = withoutTrees(meta.Externals)
+	}
 	for _, e := range meta.Externals {
 		opts.External = append(opts.External, extMountKey(e.Dest)+":"+e.Dest)
 	}
@@ -209,6 +227,9 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 		return nil, err
 	}
 	defer devnull.Close()
+	// Back here once if a tree changed before the freeze, to dump with
+	// CRIU doing those mounts itself.
+retry:
 	var sw *swrk
 	if err := inNamespaces(criuNS, func() (err error) {
 		sw, err = startSwrk(o.CriuPath, [3]*os.File{devnull, devnull, devnull}, nil)
@@ -244,10 +265,19 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 		sw.close()
 		return nil, err
 	}
+	if err := writeTrees(imageDir.Name(), meta.Externals); err != nil {
+		sw.close()
+		return nil, err
+	}
 	// Freeze first ourselves: CRIU writes FROZEN to a v1 freezer and, as
 	// the state reads FREEZING at once, sleeps a fixed 100 ms before
 	// looking again; our manager polls every millisecond. CRIU then finds
 	// the cgroup frozen and leaves it so, and we thaw what we froze.
+	// A dump freezes at CRIU's pre-dump notification, the last moment
+	// before CRIU seizes the tasks: before it CRIU probes the kernel
+	// (kerndat), 40-80 ms whenever it cannot keep its cache in a tmpfs
+	// /run, and the container need not be frozen for that. A pre-dump
+	// sends no such notification: it freezes before the request.
 	// Recorded first, so that if stasis dies from here on, the next
 	// command on the container waits for this CRIU and thaws what was
 	// frozen for it (lifecycle/recover.go).
@@ -257,20 +287,39 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 	}
 	defer c.EndFreeze()
 	weFroze := false
-	if c.Status() == lifecycle.Running && opts.FreezeCgroup != nil {
-		if err := cg.Freeze(); err == nil {
-			weFroze = true
+	var frozenAt time.Time
+	freeze := func() {
+		if !weFroze && c.Status() == lifecycle.Running && opts.FreezeCgroup != nil {
+			if err := cg.Freeze(); err == nil {
+				weFroze, frozenAt = true, time.Now()
+			}
 		}
 	}
-	faults.Point("checkpoint.before-criu")
+	if reqType == rpc.CriuReqType_PRE_DUMP {
+		freeze()
+	}
 	_, callErr := sw.call(&rpc.CriuReq{Type: &reqType, Opts: opts}, func(n notification) error {
-		// post-dump: the images are written, and CRIU still holds every
-		// task frozen and seized, waiting for our answer.
-		if n.Script == "post-dump" {
+		switch n.Script {
+		case "pre-dump":
+			freeze()
+			// frozen by us, the tasks not yet seized by CRIU
+			faults.Point("checkpoint.before-criu")
+			if hasTrees(meta.Externals) && (weFroze || paused) {
+				if err := sameTrees(st.Pid, plan.mounts, meta.Externals, st.Rootfs); err != nil {
+					return fmt.Errorf("%w: %w", errTreeChanged, err)
+				}
+			}
+		case "post-dump":
+			// the images are written, and CRIU still holds every task
+			// frozen and seized, waiting for our answer
 			faults.Point("checkpoint.criu-frozen")
 		}
 		return nil
 	})
+	var held time.Duration
+	if weFroze {
+		held = time.Since(frozenAt)
+	}
 	closeErr := sw.close()
 	if callErr == nil && closeErr == nil {
 		faults.Point("checkpoint.after-images")
@@ -284,16 +333,23 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 			return nil, fmt.Errorf("thaw after checkpoint: %w", err)
 		}
 	}
+	if errors.Is(callErr, errTreeChanged) {
+		lifecycle.Warn("checkpoint %s: %v before the freeze: CRIU dumps the tmpfs mounts itself", id, callErr)
+		meta.Externals, opts.External = dropTrees(meta.Externals, opts.External)
+		goto retry
+	}
 	if callErr != nil || closeErr != nil {
 		// Not a checkpoint: a restore from here must not mistake it for one.
 		os.Remove(filepath.Join(imageDir.Name(), metaFile))
 		os.Remove(filepath.Join(imageDir.Name(), descriptorsFile))
+		os.Remove(filepath.Join(imageDir.Name(), treesFile))
 		return nil, explain("dump", errors.Join(callErr, closeErr), filepath.Join(workDir.Name(), "dump.log"),
 			filepath.Join(imageDir.Name(), "criu-dump.log"))
 	}
 
 	stats = readDumpStats(imageDir)
 	if stats != nil {
+		stats.HeldFrozen = uint32(held.Microseconds())
 		_ = writeJSON(filepath.Join(imageDir.Name(), statsFile), stats)
 	}
 	if !o.LeaveRunning && !o.PreDump {

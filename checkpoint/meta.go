@@ -83,7 +83,8 @@ type Metadata struct {
 }
 
 // External is a mount whose source lies outside the container, so CRIU
-// must be told about it on dump and given its new source on restore.
+// must be told about it on dump and given its new source on restore; or
+// a tmpfs stasis makes again at restore ("tmpfs").
 type External struct {
 	// Dest is where the mount is in the container, symlinks resolved:
 	// CRIU names mounts by that path.
@@ -98,6 +99,11 @@ type External struct {
 	Kind       string `json:"kind"`
 	Controller string `json:"controller,omitempty"`
 	HostPath   string `json:"host_path,omitempty"`
+	// Tree is a "tmpfs" mount's whole content, made again at restore
+	// (tmpfs.go).
+	Tree *Tree `json:"tree,omitempty"`
+	// made is where restore mounted the new tmpfs of Tree.
+	made string
 }
 
 func writeJSON(path string, v any) error {

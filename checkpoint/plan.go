@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,9 @@ type Plan struct {
 	// Warnings are what the checkpoint will do that the user may not
 	// expect, without stopping it.
 	Warnings []string `json:"warnings,omitempty"`
+	// mounts is the mount table the plan read (tmpfs.go checks it again
+	// once the container is frozen).
+	mounts []*mountinfo.Info
 }
 
 // OpenFile is a file some process of the container maps or holds open.
@@ -76,7 +80,7 @@ type planInput struct {
 }
 
 func makePlan(in planInput) (*Plan, error) {
-	p := &Plan{ID: in.id, Rootfs: in.rootfs, Union: in.union,
+	p := &Plan{ID: in.id, Rootfs: in.rootfs, Union: in.union, mounts: in.mounts,
 		LoopbackOnlyNet: loopbackOnlyNet(in.spec, in.pids, &in.opts.Common, in.procRoot)}
 	p.Externals = externalsOf(in.spec, in.rootfs, in.mounts)
 	var nsBlockers []string
@@ -180,8 +184,23 @@ func makePlan(in planInput) (*Plan, error) {
 			}
 		}
 	}
+	p.Externals = append(p.Externals, p.treeExternals(&in)...)
+	sort.Slice(p.Externals, func(i, j int) bool { return p.Externals[i].Dest < p.Externals[j].Dest })
 	sort.Strings(p.Blockers)
 	return p, nil
+}
+
+// treeExternals are the tmpfs mounts restore can make again from
+// metadata (tmpfs.go), less any holding a deleted file a process still
+// has open: it is in no tree.
+func (p *Plan) treeExternals(in *planInput) []External {
+	var out []External
+	for _, e := range tmpfsExternals(in.spec, in.initPid, in.mounts, in.rootfs, p.Externals) {
+		if !slices.ContainsFunc(p.Files, func(f OpenFile) bool { return f.Deleted && f.Mount == e.Dest }) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func (p *Plan) block(format string, args ...any) {
@@ -340,6 +359,9 @@ func (p *Plan) String() string {
 		}
 		if e.HostPath != "" {
 			src += " " + e.HostPath
+		}
+		if e.Tree != nil {
+			src += fmt.Sprintf(", %d inodes recreated at restore", len(e.Tree.Entries))
 		}
 		fmt.Fprintf(&b, "  %s (%s)\n", e.Dest, src)
 	}

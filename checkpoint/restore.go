@@ -363,6 +363,16 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	exts := meta.Externals
 	if meta.Foreign != "" {
 		exts = foreignExternals(sp, hostCgroupMounts())
+		trees, err := readTrees(o.ImagePath)
+		if err != nil {
+			sw.close()
+			return 0, nil, err
+		}
+		exts = append(exts, trees...)
+	}
+	if exts, err = makeTrees(exts, r.Dir); err != nil {
+		sw.close()
+		return 0, nil, err
 	}
 	if opts.External, err = restoreExternals(exts, sp, cg); err != nil {
 		sw.close()
@@ -527,6 +537,11 @@ func restoreExternals(exts []External, sp *specs.Spec, cg cgroupPaths) ([]string
 			}
 		case "host":
 			src = e.HostPath
+		case "tmpfs":
+			src = e.made
+			if src == "" {
+				return nil, fmt.Errorf("the tmpfs on %s was not made again", e.Dest)
+			}
 		default:
 			return nil, fmt.Errorf("checkpoint metadata: unknown external mount kind %q", e.Kind)
 		}

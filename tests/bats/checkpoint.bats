@@ -13,6 +13,10 @@
 # config file: the org.criu.config annotation's and the default
 # /etc/criu/stasis.conf (written by its test only around the commands that
 # need it, and put back as it was).
+# tmpfs mounts holding no file data (masked dirs, /sys/fs/cgroup, /dev,
+# /dev/shm) come back identical from stasis's metadata; those holding
+# files, or changing before the freeze, are left to CRIU and keep their
+# contents.
 #
 # The containers write to PIPES drained by a background cat, as real clients
 # give them (a regular file as stdout must be opened for appending or CRIU
@@ -584,6 +588,121 @@ assert_refused_before_criu() {
 		[[ "$first" == *"$t"* ]] || fail "first line does not name '$t': $first"
 	done
 	assert_output_not_contains "full log: "
+}
+
+# ---------------------------------------------------------------- tmpfs mounts
+
+# dev_listing ID: /dev of container ID as "name mode uid gid major:minor
+# mtime target" lines, without the submounts CRIU makes anew (pts, mqueue).
+dev_listing() {
+	stasis exec "$1" sh -c 'cd /dev && for f in . * keep/. shm/.; do
+		case $f in pts | mqueue) continue ;; esac
+		stat -c "%n %f %u %g %t:%T %Y %N" "$f"
+	done'
+}
+
+# tmpfs_externals: the destinations stasis.json makes again from metadata.
+tmpfs_externals() {
+	jq -r '[.external_mounts[] | select(.kind == "tmpfs") | .dest] | join(" ")' "$IMG/stasis.json"
+}
+
+@test "tmpfs mounts holding no file data are made again at restore, not tarred: masked dirs, /sys/fs/cgroup, /dev, /dev/shm" {
+	stasis_only
+	setup_bundle sh -c 'mkdir -m 750 /dev/keep && ln -s /proc/self/fd/0 /dev/keeplink && touch -d @1000000000 /dev/keep
+		i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done'
+	local a b before after pid_b
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	run dev_listing "$a"
+	assert_success
+	before=$output
+	assert_output_contains "keep/. 41e8 0 0 0:0 1000000000"
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_success
+	wait_reader_done "$a"
+	assert_equal "$(tmpfs_externals)" "/dev /dev/shm /proc/acpi /sys/firmware /sys/fs/cgroup" "tmpfs externals in stasis.json"
+	! ls "$IMG" | grep -q '^tmpfs-dev-' || fail "CRIU tarred tmpfs mounts: $(ls "$IMG" | grep '^tmpfs-dev-')"
+
+	run restore_piped "$b"
+	assert_success
+	wait_lines "$b" 3
+	assert_continues "$a" "$b"
+	# /dev: the same inodes, modes, owners, devices, targets and mtimes
+	run dev_listing "$b"
+	assert_success
+	after=$output
+	assert_equal "$after" "$before" "/dev after restore"
+	run stasis exec "$b" sh -c 'echo x >/dev/null && head -c 4 /dev/zero | wc -c && ls -A /dev/shm | wc -l'
+	assert_success
+	assert_equal "$(echo $output)" "4 0" "/dev/null, /dev/zero and an empty /dev/shm"
+	# masked dirs: empty read-only tmpfs; /sys/fs/cgroup: read-only tmpfs
+	# holding the NEW container's cgroups
+	run stasis exec "$b" cat /proc/self/mountinfo
+	assert_success
+	local m
+	for m in /proc/acpi /sys/firmware /sys/fs/cgroup /dev /dev/shm; do
+		grep -q "^[0-9]* [0-9]* [0-9:]* / $m [a-z,]* .*- tmpfs " <<<"$output" || fail "$m is no tmpfs mount: $output"
+	done
+	for m in /proc/acpi /sys/firmware /sys/fs/cgroup; do
+		grep -q "^[0-9]* [0-9]* [0-9:]* / $m ro[, ]" <<<"$output" || fail "$m is not read-only: $(grep " $m " <<<"$output")"
+	done
+	run stasis exec "$b" sh -c 'ls -A /proc/acpi /sys/firmware | grep -v : | grep -c . ; touch /sys/firmware/x 2>&1'
+	assert_output_contains "Read-only file system"
+	assert_equal "$(head -n 1 <<<"$output")" 0 "entries in the masked dirs"
+	pid_b=$(container_pid "$b")
+	run stasis exec "$b" sh -c 'ls /sys/fs/cgroup; cat /sys/fs/cgroup/pids/cgroup.procs'
+	assert_success
+	assert_output_contains "memory"
+	assert_output_contains "unified"
+	[ "$(tail -n 1 <<<"$output")" -ge 1 ] || fail "no pids in the container's pids cgroup: $output"
+	grep -qx "$pid_b" "$(cgroup_dir pids "$b")/cgroup.procs" || fail "restored init $pid_b is not in $b's pids cgroup"
+}
+
+@test "tmpfs mounts holding files are left to CRIU: /dev/shm and /dev contents written before the checkpoint survive" {
+	stasis_only
+	setup_bundle sh -c 'echo shmdata >/dev/shm/f && echo devdata >/dev/myfile
+		i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done'
+	local a b
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_success
+	wait_reader_done "$a"
+	assert_equal "$(tmpfs_externals)" "/proc/acpi /sys/firmware /sys/fs/cgroup" "tmpfs externals in stasis.json"
+	run restore_piped "$b"
+	assert_success
+	run stasis exec "$b" cat /dev/shm/f /dev/myfile
+	assert_success
+	assert_equal "$(echo $output)" "shmdata devdata" "files in /dev/shm and /dev"
+}
+
+@test "a tmpfs that changes between the plan and the freeze is dumped by CRIU after all" {
+	stasis_only
+	# /dev/shm holds no file, but its mtime never stays the same
+	setup_bundle sh -c 'while :; do mkdir /dev/shm/d; rmdir /dev/shm/d; done &
+		i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done'
+	local a b
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_success
+	assert_output_contains "changed before the freeze: CRIU dumps the tmpfs mounts itself"
+	wait_reader_done "$a"
+	assert_equal "$(tmpfs_externals)" "" "tmpfs externals in stasis.json"
+	ls "$IMG" | grep -q '^tmpfs-dev-' || fail "CRIU dumped no tmpfs: $(ls "$IMG")"
+	run restore_piped "$b"
+	assert_success
+	wait_lines "$b" 3
+	assert_continues "$a" "$b"
+	run stasis exec "$b" sh -c 'ls -A /proc/acpi | wc -l'
+	assert_success
+	assert_equal "$output" 0 "entries in /proc/acpi"
 }
 
 @test "a unix STREAM socket connected outside the container: refused before CRIU, naming --ext-unix-sk, with the flag too" {
