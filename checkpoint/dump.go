@@ -156,7 +156,6 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 		Descriptors:   plan.Stdio,
 
 		LoopbackOnlyNet: plan.LoopbackOnlyNet,
-		FileLocks:       o.FileLocks || plan.Auto.FileLocks,
 		UserNS:          ownUserNS(st.Pid),
 		EmptyNetNS:      opts.GetEmptyNs()&unix.CLONE_NEWNET != 0,
 	}

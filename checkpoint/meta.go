@@ -68,9 +68,9 @@ type Metadata struct {
 	// Union is the rootfs's union (AUFS or overlay) layer stack, so a
 	// restore can mount it again when the rootfs is not mounted.
 	Union *aufs.Union `json:"union,omitempty"`
-	// FileLocks: the images hold file locks, which CRIU restores only
-	// when told to (it skips them silently otherwise).
-	FileLocks bool `json:"file_locks,omitempty"`
+	// Whether the images hold file locks is not recorded here: restore
+	// reads it from CRIU's own filelocks.img, which a runc-made image has
+	// too.
 
 	// Foreign, never written, says what made a checkpoint that has no
 	// stasis.json (runc, or CRIU by hand): nothing of the source host

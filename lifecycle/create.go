@@ -72,17 +72,7 @@ func (s *Store) Create(o CreateOpts) (c *Container, err error) {
 	}()
 	undo.push(func() { h.Remove() })
 
-	st := &State{
-		ID:          o.ID,
-		Bundle:      bundle,
-		Rootfs:      spec.RootfsPath(bundle, sp),
-		Created:     time.Now().UTC(),
-		Owner:       "",
-		Annotations: sp.Annotations,
-		Config:      sp,
-		NewPidNS:    newNamespace(sp.Linux, "pid"),
-		Incomplete:  true,
-	}
+	st := newState(o.ID, bundle, sp)
 
 	fifoPath := filepath.Join(h.dir, fifoFile)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
@@ -268,4 +258,20 @@ func checkUnifiedResources(sp *specs.Spec, cg cgroupmgr.Manager) error {
 		return fmt.Errorf("invalid configuration: linux.resources.unified is set, but this host's cgroups are %s, not cgroup v2", mode)
 	}
 	return nil
+}
+
+// newState is the first state a create or a restore saves: Incomplete
+// until the init is recorded, so that what is saved meanwhile is what a
+// delete after a kill must undo (recover.go).
+func newState(id, bundle string, sp *specs.Spec) *State {
+	return &State{
+		ID:          id,
+		Bundle:      bundle,
+		Rootfs:      spec.RootfsPath(bundle, sp),
+		Created:     time.Now().UTC(),
+		Annotations: sp.Annotations,
+		Config:      sp,
+		NewPidNS:    newNamespace(sp.Linux, "pid"),
+		Incomplete:  true,
+	}
 }

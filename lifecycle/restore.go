@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -124,13 +123,7 @@ func (s *Store) Restore(o RestoreOpts, run RestoreFunc) (c *Container, err error
 		}
 	}()
 	undo.push(func() { h.Remove() })
-	st := &State{
-		ID: o.ID, Bundle: bundle, Rootfs: spec.RootfsPath(bundle, sp), Created: time.Now().UTC(),
-		Annotations: sp.Annotations, Config: sp, NewPidNS: newNamespace(sp.Linux, "pid"),
-		// Until the restored init is recorded: what is saved meanwhile is
-		// what a delete after a kill must undo (recover.go).
-		Incomplete: true,
-	}
+	st := newState(o.ID, bundle, sp)
 	if o.Prepare != nil {
 		mounted, err := o.Prepare(st.Rootfs)
 		if err != nil {

@@ -22,6 +22,7 @@
 # checkpoint.bats. stasis's temp dirs go to $TMPDIR, private to each test.
 
 load helpers
+load crpipes
 
 TCPPIPE=${TCPPIPE:-$REPO_ROOT/build/tcppipe}
 CHECKPOINTCTL=${CHECKPOINTCTL:-$REPO_ROOT/build/checkpointctl}
@@ -44,15 +45,7 @@ teardown() {
 
 # ---------------------------------------------------------------- helpers
 
-# start_reader NAME: a pipe whose reader appends to NAME.log; its write
-# end is fd $READER_FD (close it after handing it on).
-start_reader() {
-	local t=$BATS_TEST_TMPDIR
-	: >"$t/$1.log"
-	exec {READER_FD}> >(exec cat >>"$t/$1.log" 2>/dev/null 3>&-)
-	echo $! >"$t/$1.rpid"
-	on_teardown "kill $(cat "$t/$1.rpid")"
-}
+# start_reader, wait_lines, wait_count_above, assert_continues ... : crpipes.bash
 
 # counter_bundle DIR: a busybox bundle at DIR running COUNTER, writable root.
 counter_bundle() {
@@ -62,55 +55,16 @@ counter_bundle() {
 
 # run_counter ID BUNDLE [ROOT]: run -d the counter, stdout into reader ID.
 run_counter() {
-	local id=$1 rc=0
-	start_reader "$id"
-	"$STASIS" --root "${3:-$STASIS_ROOT}" run -d --bundle "$2" "$id" \
-		</dev/null >&"$READER_FD" 2>>"$BATS_TEST_TMPDIR/$id.err" 3>&- || rc=$?
-	exec {READER_FD}>&-
-	[ $rc -eq 0 ] || cat "$BATS_TEST_TMPDIR/$id.err"
-	return $rc
+	CR_ROOT=${3:-} run_piped "$1" --bundle "$2"
 }
 
-# import_counter ID BUNDLE [FLAGS...]: restore -d --import FLAGS ID, stdout
-# into reader ID; prints the error on failure.
+# import_counter ID BUNDLE [FLAGS...]: restore -d --bundle BUNDLE FLAGS ID
+# (--import FILE among them), stdout into reader ID; prints the error on
+# failure.
 import_counter() {
-	local id=$1 bundle=$2 rc=0
+	local id=$1 bundle=$2
 	shift 2
-	start_reader "$id"
-	"$STASIS" --root "$STASIS_ROOT" restore -d --bundle "$bundle" "$@" "$id" \
-		</dev/null >&"$READER_FD" 2>>"$BATS_TEST_TMPDIR/$id.err" 3>&- || rc=$?
-	exec {READER_FD}>&-
-	[ $rc -eq 0 ] || cat "$BATS_TEST_TMPDIR/$id.err"
-	return $rc
-}
-
-last_of() { tail -n 1 "$BATS_TEST_TMPDIR/$1.log"; }
-
-# wait_lines NAME N: until reader NAME has logged N lines.
-wait_lines() {
-	wait_for_lines_in "$BATS_TEST_TMPDIR/$1.log" "$2"
-}
-first_of() { head -n 1 "$BATS_TEST_TMPDIR/$1.log"; }
-
-# wait_count_above NAME N: until the last number NAME logged is > N.
-wait_count_above() {
-	local i l
-	for ((i = 0; i < 100; i++)); do
-		l=$(last_of "$1")
-		[[ "$l" =~ ^[0-9]+$ ]] && [ "$l" -gt "$2" ] && return 0
-		sleep 0.05
-	done
-	fail "$1 did not count past $2 in 5s; last line '$(last_of "$1")'"
-}
-
-# assert_continues OLD NEW: NEW's count picks up where OLD's stopped.
-assert_continues() {
-	local last first
-	last=$(last_of "$1")
-	first=$(first_of "$2")
-	[[ "$last" =~ ^[0-9]+$ ]] && [[ "$first" =~ ^[0-9]+$ ]] || fail "no counts: $1 ended '$last', $2 began '$first'"
-	[ "$first" -gt "$last" ] || fail "$2 starts at $first, not after $1's last $last"
-	[ "$first" -le $((last + 3)) ] || fail "$2 starts at $first, far after $1's last $last"
+	BUNDLE=$bundle restore_piped "$id" "$@"
 }
 
 # assert_files_restored ROOTFS: what the counter wrote before the

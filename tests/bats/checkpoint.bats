@@ -41,56 +41,8 @@ teardown() {
 
 # ---------------------------------------------------------------- helpers
 
-# start_reader, run_piped, restore_piped, log_of ... : crpipes.bash
-
-# wait_lines NAME N [TIMEOUT=5]: until reader NAME has logged N lines.
-wait_lines() {
-	local i
-	for ((i = 0; i < ${3:-5} * 20; i++)); do
-		[ "$(lines_of "$1")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	fail "$1 logged $(lines_of "$1") lines in ${3:-5}s, want $2: $(log_of "$1" | tail -n 5 | tr '\n' ' ')"
-}
-
-# wait_reader_done NAME: the writers of NAME's pipe are all gone (the
-# container's processes died) and its log is complete.
-wait_reader_done() {
-	wait_pid_gone "$(cat "$BATS_TEST_TMPDIR/$1.rpid")" 5 || fail "the processes writing to $1's pipe are still alive"
-}
-
-# wait_count_above NAME N [TIMEOUT=5]: until the last number NAME logged is > N.
-wait_count_above() {
-	local i l
-	for ((i = 0; i < ${3:-5} * 20; i++)); do
-		l=$(last_of "$1")
-		[[ "$l" =~ ^[0-9]+$ ]] && [ "$l" -gt "$2" ] && return 0
-		sleep 0.05
-	done
-	fail "$1 did not count past $2 in ${3:-5}s; last line '$(last_of "$1")'"
-}
-
-# assert_consecutive NAME: NAME's log is consecutive numbers.
-assert_consecutive() {
-	local prev="" n
-	while read -r n; do
-		[[ "$n" =~ ^[0-9]+$ ]] || fail "$1: not a number: '$n'"
-		[ -z "$prev" ] || [ "$n" -eq $((prev + 1)) ] || fail "$1: $n follows $prev"
-		prev=$n
-	done <"$BATS_TEST_TMPDIR/$1.log"
-}
-
-# assert_continues OLD NEW: NEW's count picks up where OLD's stopped: its
-# first number is past OLD's last (not a restart from 0), with at most a
-# few numbers lost in the pipe at the checkpoint.
-assert_continues() {
-	local last first
-	last=$(last_of "$1")
-	first=$(first_of "$2")
-	[[ "$last" =~ ^[0-9]+$ ]] && [[ "$first" =~ ^[0-9]+$ ]] || fail "no counts: $1 ended '$last', $2 began '$first'"
-	[ "$first" -gt "$last" ] || fail "$2 starts at $first, not after $1's last $last"
-	[ "$first" -le $((last + 3)) ] || fail "$2 starts at $first, far after $1's last $last"
-}
+# start_reader, run_piped, restore_piped, log_of, wait_lines,
+# wait_count_above, assert_continues ... : crpipes.bash
 
 # cgroup_paths PID: PID's cgroup in every hierarchy, as "ctrl:path".
 cgroup_paths() {

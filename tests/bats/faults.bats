@@ -26,6 +26,7 @@
 # other command is the normal build, as after a real crash.
 
 load helpers
+load crpipes
 
 FAULTY=${STASIS_FAULTS:-$REPO_ROOT/build/stasis-faults}
 
@@ -134,37 +135,14 @@ check_create_kill() {
 	assert_recovers "$1" "$id"
 }
 
-# A pipe drained by a background cat into NAME.log (CRIU restores a
-# pipe, where a regular file would need O_APPEND); its write end is fd
-# $READER_FD of this shell.
-start_reader() {
-	local t=$BATS_TEST_TMPDIR
-	: >"$t/$1.log"
-	exec {READER_FD}> >(exec cat >>"$t/$1.log" 2>/dev/null 3>&-)
-	echo $! >"$t/$1.rpid"
-	on_teardown "kill $(cat "$t/$1.rpid")"
-}
-
-lines_of() { wc -l <"$BATS_TEST_TMPDIR/$1.log"; }
-
-# wait_lines NAME N [TIMEOUT=5]: until reader NAME has logged N lines.
-wait_lines() {
-	local i
-	for ((i = 0; i < ${3:-5} * 20; i++)); do
-		[ "$(lines_of "$1")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	fail "$1 logged $(lines_of "$1") lines in ${3:-5}s, want $2"
-}
+# start_reader, run_piped, lines_of, wait_lines: crpipes.bash
 
 # run_counter ID: `run -d` a counter carrying ID in its args, its output
 # into reader ID; returns once it counts.
 run_counter() {
 	local id=$1 rc=0
 	setup_bundle sh -c "i=0; while :; do echo \$i; i=\$((i+1)); sleep 0.1; done; : $id"
-	start_reader "$id"
-	stasis run -d --bundle "$BUNDLE" "$id" </dev/null >&"$READER_FD" 2>>"$BATS_TEST_TMPDIR/$id.err" 3>&- || rc=$?
-	exec {READER_FD}>&-
+	run_piped "$id" >/dev/null || rc=$?
 	[ $rc -eq 0 ] || fail "run -d $id failed: $(cat "$BATS_TEST_TMPDIR/$id.err")"
 	wait_lines "$id" 2
 }

@@ -20,6 +20,7 @@
 # not open the host root's files.
 
 load helpers
+load crpipes
 
 PG_BIN=/usr/lib/postgresql/15/bin
 
@@ -27,6 +28,11 @@ setup() {
 	common_setup
 	command -v criu >/dev/null || skip "criu not on PATH (run make deps; put /usr/local/sbin first)"
 	IMG=$BATS_TEST_TMPDIR/img
+	# PostgreSQL and the restores take their time here
+	CR_WAIT=10
+	# the container's stderr into its pipe too: a restored task reopens a
+	# host file as the mapped root, which may not open it
+	CR_STDERR=pipe
 }
 
 teardown() {
@@ -35,66 +41,7 @@ teardown() {
 
 # ---------------------------------------------------------------- helpers
 
-# start_reader NAME: a pipe whose reader (a background cat) appends all to
-# $BATS_TEST_TMPDIR/NAME.log; its write end is fd $READER_FD of this shell.
-start_reader() {
-	local t=$BATS_TEST_TMPDIR
-	: >"$t/$1.log"
-	exec {READER_FD}> >(exec cat >>"$t/$1.log" 2>/dev/null 3>&-)
-	echo $! >"$t/$1.rpid"
-	on_teardown "kill $(cat "$t/$1.rpid")"
-}
-
-# run_piped ID: `run -d` $BUNDLE as ID, stdout and stderr into the reader ID.
-run_piped() {
-	local rc=0
-	start_reader "$1"
-	"$STASIS" --root "$STASIS_ROOT" run -d --bundle "$BUNDLE" "$1" \
-		</dev/null >&"$READER_FD" 2>&"$READER_FD" 3>&- || rc=$?
-	exec {READER_FD}>&-
-	return $rc
-}
-
-# restore_piped ID BUNDLE: `restore -d` from $IMG as ID, output as run_piped's;
-# prints the runtime's error on failure.
-restore_piped() {
-	local rc=0 err=$BATS_TEST_TMPDIR/$1.err
-	start_reader "$1"
-	"$STASIS" --root "$STASIS_ROOT" restore -d --image-path "$IMG" --bundle "$2" "$1" \
-		</dev/null >&"$READER_FD" 2>"$err" 3>&- || rc=$?
-	exec {READER_FD}>&-
-	[ $rc -eq 0 ] || cat "$err"
-	return $rc
-}
-
-log_of() { cat "$BATS_TEST_TMPDIR/$1.log"; }
-last_of() { tail -n 1 "$BATS_TEST_TMPDIR/$1.log"; }
-
-# wait_log_match NAME REGEX [TIMEOUT=10]: until a line of NAME's log matches.
-wait_log_match() {
-	local i
-	for ((i = 0; i < ${3:-10} * 20; i++)); do
-		grep -Eq "$2" "$BATS_TEST_TMPDIR/$1.log" && return 0
-		sleep 0.05
-	done
-	fail "$1's log has no line matching /$2/: $(tail -n 5 "$BATS_TEST_TMPDIR/$1.log" | tr '\n' ' ')"
-}
-
-# wait_count_above NAME N [TIMEOUT=10]: until the last number NAME logged is > N.
-wait_count_above() {
-	local i l
-	for ((i = 0; i < ${3:-10} * 20; i++)); do
-		l=$(last_of "$1")
-		[[ "$l" =~ ^[0-9]+$ ]] && [ "$l" -gt "$2" ] && return 0
-		sleep 0.05
-	done
-	fail "$1's count stayed at '$(last_of "$1")', want > $2"
-}
-
-# wait_reader_done NAME: every writer of NAME's pipe is gone.
-wait_reader_done() {
-	wait_pid_gone "$(cat "$BATS_TEST_TMPDIR/$1.rpid")" 10 || fail "the processes writing to $1's pipe are still alive"
-}
+# start_reader, run_piped, restore_piped, wait_count_above ... : crpipes.bash
 
 # counter_bundle: a busybox bundle counting to stdout as uid 1000.
 counter_bundle() {
@@ -199,7 +146,7 @@ assert_images_private() {
 	at=$(last_of "$a")
 	new=$(copy_bundle)
 
-	run restore_piped "$b" "$new"
+	run restore_piped "$b" --bundle "$new"
 	assert_success
 	wait_count_above "$b" "$((at + 2))"
 	local first
@@ -280,7 +227,7 @@ pg_query() {
 	[[ "$at" =~ ^[0-9]+$ ]] || fail "the client's last line before the checkpoint: '$at'; log: $(log_of "$a" | tail -n 5)"
 	new=$(copy_bundle)
 
-	run restore_piped "$b" "$new"
+	run restore_piped "$b" --bundle "$new"
 	assert_success
 	# the same client session goes on inserting after the restore
 	wait_count_above "$b" "$((at + 20))"
