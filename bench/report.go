@@ -345,11 +345,53 @@ func (res *results) checkTargets() {
 			}
 		}
 	}
+	res.frozenTargets()
 	if len(res.CR) > 0 {
 		if worst, where, ok := worstStasis(res.CR, func(r crRow) (*Stat, *Stat) { return r.CheckpointOverhead, r.RestoreOverhead }); ok {
 			res.Targets = append(res.Targets, target{
 				What:     fmt.Sprintf("stasis checkpoint and restore wall ≤ raw CRIU + %.0f ms at every size", maxOverCRIUMs),
 				Measured: fmt.Sprintf("worst %+.1f ms (%s)", worst, where), Met: worst <= maxOverCRIUMs,
+			})
+		}
+	}
+}
+
+// frozenTargets judges issue 16's frozen-time target per runtime: CRIU's
+// frozen_time ≤ 40 ms and ≤ raw CRIU's whole dump wall + 10 ms, at every size.
+func (res *results) frozenTargets() {
+	criuDump := map[int]float64{}
+	for _, r := range res.CR {
+		if r.Runner == "criu" && r.Checkpoint.valid() {
+			criuDump[r.SizeMiB] = r.Checkpoint.Median
+		}
+	}
+	for _, runner := range []string{"stasis", "runc", "criu"} {
+		worstAbs, worstRel, whereAbs, whereRel, seen := -1.0, -1e9, "", "", false
+		for _, r := range res.CR {
+			if r.Runner != runner || !r.CRIUFrozen.valid() {
+				continue
+			}
+			seen = true
+			if f := r.CRIUFrozen.Median; f > worstAbs {
+				worstAbs, whereAbs = f, fmt.Sprintf("%d MiB", r.SizeMiB)
+			}
+			if d, ok := criuDump[r.SizeMiB]; ok {
+				if x := r.CRIUFrozen.Median - d; x > worstRel {
+					worstRel, whereRel = x, fmt.Sprintf("%d MiB", r.SizeMiB)
+				}
+			}
+		}
+		if !seen {
+			continue
+		}
+		res.Targets = append(res.Targets, target{
+			What:     runner + " frozen time ≤ 40 ms at every size",
+			Measured: fmt.Sprintf("worst %.1f ms (%s)", worstAbs, whereAbs), Met: worstAbs <= 40,
+		})
+		if whereRel != "" {
+			res.Targets = append(res.Targets, target{
+				What:     runner + " frozen time ≤ raw CRIU total dump + 10 ms at every size",
+				Measured: fmt.Sprintf("worst %+.1f ms (%s)", worstRel, whereRel), Met: worstRel <= 10,
 			})
 		}
 	}

@@ -30,3 +30,25 @@ func TestCheckTargetsLifecycleThresholds(t *testing.T) {
 		}
 	}
 }
+
+func TestFrozenTargets(t *testing.T) {
+	st := func(m float64) Stat { return summarize([]float64{m}) }
+	res := &results{CR: []crRow{
+		{SizeMiB: 0, Runner: "criu", Checkpoint: st(30), CRIUFrozen: st(20)},
+		{SizeMiB: 0, Runner: "stasis", Checkpoint: st(50), CRIUFrozen: st(35)},
+		{SizeMiB: 256, Runner: "criu", Checkpoint: st(200), CRIUFrozen: st(190)},
+		{SizeMiB: 256, Runner: "stasis", Checkpoint: st(260), CRIUFrozen: st(195)},
+	}}
+	res.frozenTargets()
+	got := map[string]bool{}
+	for _, tg := range res.Targets {
+		got[tg.What] = tg.Met
+	}
+	// 195 ms > 40 ms misses; 35-30 and 195-200 are within +10 ms.
+	if got["stasis frozen time ≤ 40 ms at every size"] {
+		t.Error("40 ms target should be missed at 256 MiB")
+	}
+	if !got["stasis frozen time ≤ raw CRIU total dump + 10 ms at every size"] {
+		t.Errorf("relative target should be met: %+v", res.Targets)
+	}
+}
