@@ -285,9 +285,10 @@ func (res *results) markdown() string {
 			"median (min–max). \"in CRIU\" is the span of CRIU's own log (CRIU at work), \"outside\" the rest " +
 			"(the runtime's own work and starting CRIU); \"over criu\" is the median of the per-round differences " +
 			"to raw CRIU on the same process outside any container, \"own\" the same for the outside part alone " +
-			"(the runtime's own share of the overhead).\n\n")
-		w.WriteString("| MiB | runner | checkpoint | in CRIU | outside | over criu | own | restore | in CRIU | outside | over criu | own | image MiB |\n")
-		w.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+			"(the runtime's own share of the overhead). \"frozen\", \"memdump\" and \"memwrite\" are CRIU's " +
+			"own stats-dump times (tasks frozen; pages drained to pipes; pages written to the images), medians.\n\n")
+		w.WriteString("| MiB | runner | checkpoint | in CRIU | outside | over criu | own | restore | in CRIU | outside | over criu | own | image MiB | frozen | memdump | memwrite |\n")
+		w.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		ov := func(s *Stat) string {
 			if s == nil {
 				return ""
@@ -295,10 +296,10 @@ func (res *results) markdown() string {
 			return fmt.Sprintf("%+.1f", s.Median)
 		}
 		for _, row := range res.CR {
-			fmt.Fprintf(&w, "| %d | %s | %s | %.1f | %.1f | %s | %s | %s | %.1f | %.1f | %s | %s | %.1f |\n", row.SizeMiB, row.Runner,
+			fmt.Fprintf(&w, "| %d | %s | %s | %.1f | %.1f | %s | %s | %s | %.1f | %.1f | %s | %s | %.1f | %.1f | %.1f | %.1f |\n", row.SizeMiB, row.Runner,
 				cell(row.Checkpoint, 1), row.CheckpointInCRIU.Median, row.CheckpointOutside.Median, ov(row.CheckpointOverhead), ov(row.CheckpointOwn),
 				cell(row.Restore, 1), row.RestoreInCRIU.Median, row.RestoreOutside.Median, ov(row.RestoreOverhead), ov(row.RestoreOwn),
-				row.ImageMiB.Median)
+				row.ImageMiB.Median, row.CRIUFrozen.Median, row.CRIUMemdump.Median, row.CRIUMemwrite.Median)
 		}
 		w.WriteString("\n")
 	}
