@@ -18,7 +18,7 @@ GOFLAGS_BUILD := -trimpath -tags urfave_cli_no_docs
 
 BATS_FLAGS ?=
 
-.PHONY: all build deps unit bats security e2e test demo bench clean helpers faults conformance fuzz
+.PHONY: all build deps unit bats security e2e test demo bench bench-readme clean helpers faults conformance fuzz
 
 all: build
 
@@ -101,6 +101,11 @@ conformance: deps
 bench: deps
 	$(MAKE) build
 	cd bench && go run . -stasis ../stasis -runc runc -out results $(BENCH_FLAGS)
+
+# Splices bench/results/results.md (written by the last `make bench`) into
+# bench/README.md between its results markers.
+bench-readme:
+	cd bench && go run ./splice -readme README.md -results results/results.md
 
 demo: deps
 	$(MAKE) build
