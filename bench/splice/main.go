@@ -44,18 +44,24 @@ func main() {
 	readme := flag.String("readme", "README.md", "file to splice into")
 	res := flag.String("results", "results/results.md", "results to splice in")
 	flag.Parse()
-	r, err := os.ReadFile(*readme)
-	if err == nil {
-		var b []byte
-		if b, err = os.ReadFile(*res); err == nil {
-			var out []byte
-			if out, err = splice(r, b); err == nil {
-				err = os.WriteFile(*readme, out, 0o644)
-			}
-		}
-	}
-	if err != nil {
+	if err := spliceFile(*readme, *res); err != nil {
 		fmt.Fprintf(os.Stderr, "splice: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+func spliceFile(readme, results string) error {
+	r, err := os.ReadFile(readme)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(results)
+	if err != nil {
+		return err
+	}
+	out, err := splice(r, b)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(readme, out, 0o644)
 }

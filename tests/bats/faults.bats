@@ -140,10 +140,9 @@ check_create_kill() {
 # run_counter ID: `run -d` a counter carrying ID in its args, its output
 # into reader ID; returns once it counts.
 run_counter() {
-	local id=$1 rc=0
+	local id=$1
 	setup_bundle sh -c "i=0; while :; do echo \$i; i=\$((i+1)); sleep 0.1; done; : $id"
-	run_piped "$id" >/dev/null || rc=$?
-	[ $rc -eq 0 ] || fail "run -d $id failed: $(cat "$BATS_TEST_TMPDIR/$id.err")"
+	run_piped "$id" >/dev/null || fail "run -d $id failed: $(cat "$BATS_TEST_TMPDIR/$id.err")"
 	wait_lines "$id" 2
 }
 
