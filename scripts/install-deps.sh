@@ -10,6 +10,8 @@ pkgs=(
 	iptables iproute2 util-linux procps xz-utils patch git ca-certificates
 	# the conformance suites (make conformance): runc-bats.sh needs these too
 	gawk file python3
+	# make bench compares stasis with runc side by side (never called by stasis)
+	runc
 	# tests/bats/userns-cr.bats runs the host's PostgreSQL 15 server and psql
 	# (/usr/lib/postgresql/15/bin) in a container
 	postgresql-15
