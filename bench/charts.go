@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"image/color"
 	"math"
 	"path/filepath"
@@ -20,7 +21,9 @@ var runnerColor = map[string]color.Color{
 
 // charts writes latency.png (bars: median per figure and runtime, whiskers
 // min–max), checkpoint-restore.png (time against memory size) and
-// overhead.png (runtime minus raw CRIU against memory size).
+// overhead.png (runtime minus raw CRIU against memory size) and
+// archive.png (stasis's archive export and import against the plain
+// checkpoint).
 func charts(dir string, res *results) ([]string, error) {
 	var files []string
 	if len(res.Latency) > 0 {
@@ -37,6 +40,12 @@ func charts(dir string, res *results) ([]string, error) {
 			return files, err
 		}
 		files = append(files, "checkpoint-restore.png", "overhead.png")
+	}
+	if len(res.Archive) > 0 {
+		if err := archiveChart(filepath.Join(dir, "archive.png"), res); err != nil {
+			return files, err
+		}
+		files = append(files, "archive.png")
 	}
 	return files, nil
 }
@@ -122,6 +131,21 @@ const (
 	dotted
 )
 
+// styleLine gives a line and its points one colour and one of the three
+// styles (solid: circles, dashed: boxes, dotted: triangles).
+func styleLine(l *plotter.Line, s *plotter.Scatter, c color.Color, style int) {
+	l.Color, s.Color = c, c
+	l.Width = vg.Points(1.5)
+	switch style {
+	case dashed:
+		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		s.Shape = draw.BoxGlyph{}
+	case dotted:
+		l.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
+		s.Shape = draw.TriangleGlyph{}
+	}
+}
+
 func crLines(p *plot.Plot, res *results, get func(crRow) (float64, bool), style int, suffix string) error {
 	for _, name := range res.crOrder {
 		var pts plotter.XYs
@@ -140,16 +164,7 @@ func crLines(p *plot.Plot, res *results, get func(crRow) (float64, bool), style 
 		if err != nil {
 			return err
 		}
-		l.Color, s.Color = runnerColor[name], runnerColor[name]
-		l.Width = vg.Points(1.5)
-		switch style {
-		case dashed:
-			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-			s.Shape = draw.BoxGlyph{}
-		case dotted:
-			l.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
-			s.Shape = draw.TriangleGlyph{}
-		}
+		styleLine(l, s, runnerColor[name], style)
 		p.Add(l, s)
 		p.Legend.Add(name+suffix, l, s)
 	}
@@ -198,17 +213,17 @@ func overheadChart(path string, res *results) error {
 	}, dotted, " own (max of ckpt, restore)"); err != nil {
 		return err
 	}
-	// The 10 ms target.
+	// The wall-time target.
 	if len(res.CR) > 0 {
 		lo, hi := float64(res.CR[0].SizeMiB), float64(res.CR[len(res.CR)-1].SizeMiB)
-		t, err := plotter.NewLine(plotter.XYs{{X: lo, Y: 10}, {X: hi, Y: 10}})
+		t, err := plotter.NewLine(plotter.XYs{{X: lo, Y: maxOverCRIUMs}, {X: hi, Y: maxOverCRIUMs}})
 		if err != nil {
 			return err
 		}
 		t.Color = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
 		t.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
 		p.Add(t)
-		p.Legend.Add("target 10 ms", t)
+		p.Legend.Add(fmt.Sprintf("target %.0f ms", maxOverCRIUMs), t)
 	}
 	p.Y.Min = 0
 	p.Y.Max *= 1.4 // room for the legend
@@ -222,4 +237,59 @@ func medianOf(s *Stat) (float64, bool) {
 		return 0, false
 	}
 	return s.Median, true
+}
+
+// archiveChart draws, per compression, the plain checkpoint (solid),
+// the export (dashed) and the import (dotted) against memory size.
+func archiveChart(path string, res *results) error {
+	p := plot.New()
+	p.Title.Text = "stasis archives: plain checkpoint, export, import (median)"
+	p.Title.Padding = vg.Points(8)
+	p.X.Label.Text = "text-like memory (MiB)"
+	p.Y.Label.Text = "ms"
+	p.Legend.Top = true
+	p.Legend.Left = true
+	colors := []color.Color{runnerColor["stasis"], runnerColor["runc"], runnerColor["crun"]}
+	seen := map[string]int{}
+	for _, r := range res.Archive {
+		if _, ok := seen[r.Compress]; !ok {
+			seen[r.Compress] = len(seen)
+		}
+	}
+	for c, ci := range seen {
+		for _, f := range []struct {
+			label string
+			style int
+			get   func(archiveRow) Stat
+		}{
+			{"plain checkpoint", solid, func(r archiveRow) Stat { return r.Plain }},
+			{"export " + c, dashed, func(r archiveRow) Stat { return r.Export }},
+			{"import " + c, dotted, func(r archiveRow) Stat { return r.Import }},
+		} {
+			var pts plotter.XYs
+			for _, r := range res.Archive {
+				if s := f.get(r); r.Compress == c && s.valid() {
+					pts = append(pts, plotter.XY{X: float64(r.SizeMiB), Y: s.Median})
+				}
+			}
+			if len(pts) == 0 {
+				continue
+			}
+			l, s, err := plotter.NewLinePoints(pts)
+			if err != nil {
+				return err
+			}
+			styleLine(l, s, colors[ci%len(colors)], f.style)
+			p.Add(l, s)
+			label := f.label
+			if f.style == solid {
+				label += " (" + c + " round)"
+			}
+			p.Legend.Add(label, l, s)
+		}
+	}
+	p.Y.Min = 0
+	p.Y.Max *= 1.3 // room for the legend
+	p.Add(plotter.NewGrid())
+	return p.Save(20*vg.Centimeter, 13*vg.Centimeter, path)
 }

@@ -68,42 +68,19 @@ func runtimeCROnce(ctx context.Context, r *runtime, bundle string, size, iter in
 		}
 		os.RemoveAll(img)
 	}()
-	p, err := newPipes()
+	p, pid, err := startReady(ctx, r, bundle, id)
 	if err != nil {
 		return x, err
 	}
 	defer p.close()
-	if _, err := r.run(ctx, p.stdio(), "create", "--bundle", bundle, id); err != nil {
-		return x, fmt.Errorf("%v %s", err, p.stderr())
-	}
-	p.closeChild()
-	if _, err := r.run(ctx, stdio{}, "start", id); err != nil {
-		return x, err
-	}
-	st, _, err := r.state(ctx, id)
-	if err != nil {
-		return x, err
-	}
-	if err := waitComm(st.Pid, readyComm, readyTimeout); err != nil {
-		return x, fmt.Errorf("%s: %v %s", r.Name, err, p.stderr())
-	}
 
 	ck, err := r.run(ctx, stdio{}, "checkpoint", "--image-path", img, id)
 	if err != nil {
 		return x, fmt.Errorf("%v%s", err, criuLogError(filepath.Join(img, "dump.log")))
 	}
 	x.Checkpoint = ck.ms()
-	if err := reap(st.Pid, 10*time.Second); err != nil {
-		return x, fmt.Errorf("%s: after checkpoint: %v", r.Name, err)
-	}
-	// Both runtimes remove a checkpointed container; make sure.
-	if s, _, err := r.state(ctx, id); err == nil {
-		if s.Status != "stopped" {
-			return x, fmt.Errorf("%s: container %s is %s after checkpoint", r.Name, id, s.Status)
-		}
-		if _, err := r.run(ctx, stdio{}, "delete", id); err != nil {
-			return x, err
-		}
+	if err := checkpointedAway(ctx, r, id, pid); err != nil {
+		return x, err
 	}
 	x.ImageBytes = imageBytes(img)
 	dumpStats(img, &x)
@@ -122,17 +99,74 @@ func runtimeCROnce(ctx context.Context, r *runtime, bundle string, size, iter in
 	x.Restore = rs.ms()
 	restoreStats(img, &x)
 	x.RestoreLog = logSpan(filepath.Join(img, "restore.log"))
-	st2, _, err := r.state(ctx, id)
-	if err != nil {
+	if err := restoredReady(ctx, r, id); err != nil {
 		return x, err
 	}
-	if st2.Status != "running" {
-		return x, fmt.Errorf("%s: restored container is %s", r.Name, st2.Status)
-	}
-	if err := waitComm(st2.Pid, readyComm, 10*time.Second); err != nil {
-		return x, fmt.Errorf("%s: restored: %v", r.Name, err)
-	}
 	return x, nil
+}
+
+// startReady creates and starts container id from bundle (stdio: pipes,
+// as containerd gives) and waits until its memhog has touched its memory.
+// The caller closes the pipes once the container is gone.
+func startReady(ctx context.Context, r *runtime, bundle, id string) (*pipes, int, error) {
+	p, err := newPipes()
+	if err != nil {
+		return nil, 0, err
+	}
+	fail := func(err error) (*pipes, int, error) {
+		p.close()
+		return nil, 0, err
+	}
+	if _, err := r.run(ctx, p.stdio(), "create", "--bundle", bundle, id); err != nil {
+		return fail(fmt.Errorf("%v %s", err, p.stderr()))
+	}
+	p.closeChild()
+	if _, err := r.run(ctx, stdio{}, "start", id); err != nil {
+		return fail(err)
+	}
+	st, _, err := r.state(ctx, id)
+	if err != nil {
+		return fail(err)
+	}
+	if err := waitComm(st.Pid, readyComm, readyTimeout); err != nil {
+		return fail(fmt.Errorf("%s: %v %s", r.Name, err, p.stderr()))
+	}
+	return p, st.Pid, nil
+}
+
+// checkpointedAway reaps the checkpointed init pid and deletes the
+// container if the runtime left it stopped; a container still running
+// after a checkpoint without --leave-running is an error.
+func checkpointedAway(ctx context.Context, r *runtime, id string, pid int) error {
+	if err := reap(pid, 10*time.Second); err != nil {
+		return fmt.Errorf("%s: after checkpoint: %v", r.Name, err)
+	}
+	// Both runtimes remove a checkpointed container; make sure.
+	if s, _, err := r.state(ctx, id); err == nil {
+		if s.Status != "stopped" {
+			return fmt.Errorf("%s: container %s is %s after checkpoint", r.Name, id, s.Status)
+		}
+		if _, err := r.run(ctx, stdio{}, "delete", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoredReady checks that the restored container id runs and that its
+// memhog came back as it was (renamed ready, memory touched).
+func restoredReady(ctx context.Context, r *runtime, id string) error {
+	st, _, err := r.state(ctx, id)
+	if err != nil {
+		return err
+	}
+	if st.Status != "running" {
+		return fmt.Errorf("%s: restored container is %s", r.Name, st.Status)
+	}
+	if err := waitComm(st.Pid, readyComm, 10*time.Second); err != nil {
+		return fmt.Errorf("%s: restored: %v", r.Name, err)
+	}
+	return nil
 }
 
 // criuOnce is the floor: the same memhog, started outside any container

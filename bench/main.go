@@ -31,6 +31,8 @@ type config struct {
 	mkbundle                 string
 	memhogBin                string
 	skipLifecycle, skipCR    bool
+	archiveSizes             []int
+	archiveCompress          []string
 }
 
 var progressOn = true
@@ -76,12 +78,32 @@ func main() {
 	flag.StringVar(&cfg.memhogBin, "memhog", "", "prebuilt static memhog (default: built from ./memhog)")
 	flag.BoolVar(&cfg.skipLifecycle, "no-lifecycle", false, "skip the lifecycle/exec/RSS figures")
 	flag.BoolVar(&cfg.skipCR, "no-cr", false, "skip the checkpoint/restore figures")
+	archiveSizes := flag.String("archive-sizes", "0,256,1024", "MiB of text-like memory for the archive figures (stasis's checkpoint --export / restore --import), comma-separated")
+	archiveCompress := flag.String("archive-compress", "zstd", "--compress values of the archive figures, comma-separated (zstd, gzip, none)")
+	noArchive := flag.Bool("no-archive", false, "skip the archive figures")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
 	flag.Parse()
 	progressOn = !*quiet
 	var err error
 	if cfg.sizes, err = parseSizes(*sizes); err != nil {
 		fatal(err)
+	}
+	if !*noArchive {
+		if cfg.archiveSizes, err = parseSizes(*archiveSizes); err != nil {
+			fatal(err)
+		}
+		for _, c := range strings.Split(*archiveCompress, ",") {
+			switch c = strings.TrimSpace(c); c {
+			case "zstd", "gzip", "none":
+				cfg.archiveCompress = append(cfg.archiveCompress, c)
+			case "":
+			default:
+				fatal(fmt.Errorf("-archive-compress: unknown compression %q (zstd, gzip or none)", c))
+			}
+		}
+		if len(cfg.archiveCompress) == 0 {
+			cfg.archiveSizes = nil
+		}
 	}
 	if cfg.n < 1 || cfg.crN < 1 {
 		fatal(errors.New("-n and -crn must be at least 1"))
@@ -197,7 +219,7 @@ func measure(ctx context.Context, cfg *config, rts []*runtime, tmp string) (*res
 	if spawnBin, err = buildSpawn(ctx, tmp); err != nil {
 		return nil, fmt.Errorf("%v (run from bench/)", err)
 	}
-	if cfg.memhogBin == "" && !cfg.skipCR {
+	if cfg.memhogBin == "" && (!cfg.skipCR || len(cfg.archiveSizes) > 0) {
 		progress("building memhog")
 		p, err := buildMemhog(ctx, tmp)
 		if err != nil {
@@ -250,6 +272,18 @@ func measure(ctx context.Context, cfg *config, rts []*runtime, tmp string) (*res
 			return nil, err
 		}
 		res.addCR(cfg, live, cr)
+	}
+	if len(cfg.archiveSizes) > 0 {
+		// stasis is live[0] (checked above); its checkpoint must work here.
+		if s := live[0]; s.CRSkipped != "" {
+			progress("archive figures skipped: stasis checkpoint/restore does not work here: %s", s.CRSkipped)
+		} else {
+			arc, err := runArchive(ctx, cfg, s, b)
+			if err != nil {
+				return nil, err
+			}
+			res.addArchive(cfg, arc)
+		}
 	}
 	return res, nil
 }

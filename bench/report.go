@@ -77,6 +77,7 @@ type results struct {
 	Latency  map[string]map[string]Stat `json:"latency_ms"` // runtime -> figure
 	RSS      map[string]map[string]Stat `json:"rss_mib"`    // runtime -> figure
 	CR       []crRow                    `json:"checkpoint_restore"`
+	Archive  []archiveRow               `json:"archive"`
 	Targets  []target                   `json:"targets"`
 	order    []string                   // runtimes measured, in order
 	crOrder  []string                   // C/R runners, in order
@@ -95,6 +96,7 @@ func newResults(cfg *config, rts []*runtime) *results {
 		Config: map[string]any{
 			"n": cfg.n, "warmup": cfg.warmup, "crn": cfg.crN, "crwarmup": cfg.crWarmup,
 			"sizes_mib": cfg.sizes, "image_dir": filepath.Dir(cfg.imageDir),
+			"archive_sizes_mib": cfg.archiveSizes, "archive_compress": cfg.archiveCompress,
 		},
 		Runtimes: rts,
 		Latency:  map[string]map[string]Stat{},
@@ -303,6 +305,7 @@ func (res *results) markdown() string {
 		}
 		w.WriteString("\n")
 	}
+	res.archiveMarkdown(&w)
 	if len(res.Targets) > 0 {
 		w.WriteString("Targets (measured):\n\n")
 		for _, t := range res.Targets {
@@ -351,6 +354,7 @@ func (res *results) checkTargets() {
 		}
 	}
 	res.frozenTargets()
+	res.archiveTargets()
 	if len(res.CR) > 0 {
 		if worst, where, ok := worstStasis(res.CR, func(r crRow) (*Stat, *Stat) { return r.CheckpointOverhead, r.RestoreOverhead }); ok {
 			res.Targets = append(res.Targets, target{

@@ -52,3 +52,45 @@ func TestFrozenTargets(t *testing.T) {
 		t.Errorf("relative target should be met: %+v", res.Targets)
 	}
 }
+
+func TestArchiveTargets(t *testing.T) {
+	st := func(m float64) Stat { return summarize([]float64{m}) }
+	judge := func(rows []archiveRow) map[string]bool {
+		res := &results{Archive: rows}
+		res.archiveTargets()
+		got := map[string]bool{}
+		for _, tg := range res.Targets {
+			got[strings.SplitN(tg.What, " ", 3)[1]] = tg.Met
+		}
+		return got
+	}
+	rows := []archiveRow{
+		// 0 MiB: the archive outweighs a tiny image; not judged.
+		{SizeMiB: 0, Compress: "zstd", Plain: st(50), Export: st(60), ImageMiB: st(0.3), Archive: st(0.5)},
+		{SizeMiB: 256, Compress: "zstd", Plain: st(300), Export: st(350), ImageMiB: st(256), Archive: st(40)},
+		{SizeMiB: 1024, Compress: "zstd", Plain: st(1000), Export: st(1500), ImageMiB: st(1024), Archive: st(160)},
+		// Other compressions are reported, not judged.
+		{SizeMiB: 256, Compress: "none", Plain: st(300), Export: st(900), ImageMiB: st(256), Archive: st(257)},
+	}
+	got := judge(rows)
+	if !got["export"] || !got["archive"] {
+		t.Errorf("both targets should be met (+17%% at 256 MiB; archives smaller): %v", got)
+	}
+	rows[1].Export = st(361) // +20.3%
+	rows[2].Archive = st(1030)
+	got = judge(rows)
+	if got["export"] || got["archive"] {
+		t.Errorf("both targets should be missed: %v", got)
+	}
+}
+
+func TestArchiveMarkdown(t *testing.T) {
+	st := func(m float64) Stat { return summarize([]float64{m}) }
+	res := &results{Archive: []archiveRow{{SizeMiB: 256, Compress: "zstd", Plain: st(300), Export: st(330), Import: st(280),
+		ImageMiB: st(256), Archive: st(40), ExportOverPlain: paired([]float64{330}, []float64{300})}}}
+	var w strings.Builder
+	res.archiveMarkdown(&w)
+	if !strings.Contains(w.String(), "| 256 | zstd | 300.0 (300.0–300.0) | 330.0 (330.0–330.0) | +30.0 | 280.0 (280.0–280.0) | 256.0 (256.0–256.0) | 40.0 (40.0–40.0) |") {
+		t.Errorf("archive row missing:\n%s", w.String())
+	}
+}

@@ -182,10 +182,11 @@ type bundles struct {
 	trueB  string         // args ["true"]
 	sleepB string         // args ["sleep", "1000"]
 	memhog map[int]string // size MiB -> args ["/memhog", "N"]
+	text   map[int]string // size MiB -> args ["/memhog", "N", "text"]
 }
 
 func makeBundles(ctx context.Context, cfg *config, dir string) (*bundles, error) {
-	b := &bundles{dir: dir, memhog: map[int]string{}}
+	b := &bundles{dir: dir, memhog: map[int]string{}, text: map[int]string{}}
 	mk := func(name string, args ...string) (string, error) {
 		d := filepath.Join(dir, name)
 		cmd := exec.CommandContext(ctx, cfg.mkbundle, append([]string{d}, args...)...)
@@ -205,15 +206,22 @@ func makeBundles(ctx context.Context, cfg *config, dir string) (*bundles, error)
 	if cfg.memhogBin == "" {
 		return b, nil
 	}
-	for _, size := range cfg.sizes {
-		d, err := mk(fmt.Sprintf("memhog-%d", size), "/memhog", fmt.Sprint(size))
+	memhog := func(name string, args ...string) (string, error) {
+		d, err := mk(name, append([]string{"/memhog"}, args...)...)
 		if err != nil {
+			return "", err
+		}
+		return d, copyFile(cfg.memhogBin, filepath.Join(d, "rootfs", "memhog"), 0o755)
+	}
+	for _, size := range cfg.sizes {
+		if b.memhog[size], err = memhog(fmt.Sprintf("memhog-%d", size), fmt.Sprint(size)); err != nil {
 			return nil, err
 		}
-		if err := copyFile(cfg.memhogBin, filepath.Join(d, "rootfs", "memhog"), 0o755); err != nil {
+	}
+	for _, size := range cfg.archiveSizes {
+		if b.text[size], err = memhog(fmt.Sprintf("memhog-text-%d", size), fmt.Sprint(size), "text"); err != nil {
 			return nil, err
 		}
-		b.memhog[size] = d
 	}
 	return b, nil
 }
