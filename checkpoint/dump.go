@@ -204,6 +204,15 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 	if err != nil {
 		return nil, err
 	}
+	if plan.LoopbackOnlyNet && criuMayShareNet(o, meta) {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", st.Pid))
+		if err != nil {
+			closeNamespaces(criuNS)
+			return nil, fmt.Errorf("open the network namespace: %w", err)
+		}
+		criuNS = append(criuNS, nsFile{typ: specs.NetworkNamespace, flag: unix.CLONE_NEWNET, f: f})
+		meta.CRIUNetNS = true
+	}
 	defer closeNamespaces(criuNS)
 	for _, desc := range plan.Stdio {
 		if strings.HasPrefix(desc, "file[") && !slices.Contains(opts.External, desc) {

@@ -113,3 +113,39 @@ func inNetNS(pid int, fn func() error) error {
 	}()
 	return <-errc
 }
+
+// criuMayShareNet: a loopback-only network namespace can be handed to
+// CRIU by running CRIU in it (Metadata.CRIUNetNS), unless CRIU must
+// reach the host's network (a page server, lazy pages: their sockets
+// would open in the container's namespace) or the container has its own
+// user namespace (the new namespace restore makes would belong to the
+// host's user namespace, not the container's).
+func criuMayShareNet(o *CheckpointOptions, meta *Metadata) bool {
+	return o.PageServer == "" && !o.LazyPages && !meta.UserNS
+}
+
+// newLoopbackNetNS makes a network namespace whose lo is up: what a new
+// container gets, and what a CRIUNetNS checkpoint is restored in. The
+// thread that made it is never unlocked, so Go discards it.
+func newLoopbackNetNS() (*os.File, error) {
+	type made struct {
+		f   *os.File
+		err error
+	}
+	c := make(chan made, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			c <- made{err: fmt.Errorf("new network namespace: %w", err)}
+			return
+		}
+		if err := lifecycle.LoopbackUp(); err != nil {
+			c <- made{err: err}
+			return
+		}
+		f, err := os.Open("/proc/thread-self/ns/net")
+		c <- made{f, err}
+	}()
+	m := <-c
+	return m.f, m.err
+}

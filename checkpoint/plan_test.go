@@ -418,3 +418,21 @@ func TestPlanRefusesPOSIXMessageQueues(t *testing.T) {
 		t.Fatalf("blockers %q", plan.Blockers)
 	}
 }
+
+func TestCRIUMayShareNet(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    CheckpointOptions
+		m    Metadata
+		want bool
+	}{
+		{"plain", CheckpointOptions{}, Metadata{}, true},
+		{"page server: CRIU connects out from its netns", CheckpointOptions{PageServer: "127.0.0.1:1"}, Metadata{}, false},
+		{"lazy pages: CRIU listens in its netns", CheckpointOptions{Common: Common{LazyPages: true}}, Metadata{}, false},
+		{"own user namespace: a new netns would be the host's user namespace's", CheckpointOptions{}, Metadata{UserNS: true}, false},
+	} {
+		if got := criuMayShareNet(&c.o, &c.m); got != c.want {
+			t.Errorf("%s: criuMayShareNet = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

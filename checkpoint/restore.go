@@ -331,6 +331,14 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	if err != nil {
 		return 0, nil, err
 	}
+	if meta.CRIUNetNS {
+		f, err := newLoopbackNetNS()
+		if err != nil {
+			closeNamespaces(criuNS)
+			return 0, nil, err
+		}
+		criuNS = append(criuNS, nsFile{typ: specs.NetworkNamespace, flag: unix.CLONE_NEWNET, f: f})
+	}
 	defer closeNamespaces(criuNS)
 
 	var sw *swrk
@@ -387,7 +395,8 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	}
 	// A namespace CRIU made and left empty has lo down; a joined one
 	// (ExternalNetNS) is its owner's to set up.
-	loUp := meta.LoopbackOnlyNet || meta.EmptyNetNS && !meta.ExternalNetNS
+	// (CRIUNetNS: CRIU runs in one with lo up already.)
+	loUp := meta.LoopbackOnlyNet && !meta.CRIUNetNS || meta.EmptyNetNS && !meta.ExternalNetNS
 	var console *consoleSender
 	if meta.Terminal {
 		console = &consoleSender{path: o.ConsoleSocket, conn: o.Console, size: o.ConsoleSize}

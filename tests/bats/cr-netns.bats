@@ -5,6 +5,10 @@
 #    dry-run (text and json) says and the checkpoint records
 #    (loopback_only_net: true), and restore makes a new one with lo up and
 #    the container's listener on 127.0.0.1 answering;
+#  - CRIU ran inside that namespace (criu_in_netns: true), so it dumped
+#    nothing of it at all: no netns image, no conntrack walk (the ~20 ms
+#    of frozen time this saves); the restored container is not left in
+#    the host's namespace (CRIU's own at restore is a new one, lo up);
 #  - one the container could have changed (CAP_NET_ADMIN) is dumped by
 #    CRIU as before (loopback_only_net: false, ifaddr images written), and
 #    restores with its listener answering.
@@ -52,12 +56,19 @@ lo_only() {
 	run stasis checkpoint --image-path "$BATS_TEST_TMPDIR/img" "$id"
 	assert_success
 	assert_equal "$(lo_only "$BATS_TEST_TMPDIR/img/stasis.json")" true "recorded loopback_only_net"
-	# CRIU saved no network state.
+	# CRIU saved no network state: it ran in the namespace and took it
+	# for its own.
 	! ls "$BATS_TEST_TMPDIR"/img/ifaddr-*.img >/dev/null 2>&1 || fail "CRIU dumped the network namespace"
+	assert_equal "$(jq -r '.criu_in_netns // false' "$BATS_TEST_TMPDIR/img/stasis.json")" true "recorded criu_in_netns"
+	! ls "$BATS_TEST_TMPDIR"/img/netns-*.img >/dev/null 2>&1 || fail "CRIU dumped a network namespace (netns image)"
 	run detached_cmd "$id2" restore -d --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" "$id2"
 	assert_success
 	run stasis exec "$id2" ip -o link show lo
 	assert_output_contains "LOOPBACK,UP"
+	local pid2 ns2
+	pid2=$(stasis state "$id2" | jq -r .pid)
+	ns2=$(readlink "/proc/$pid2/ns/net")
+	[ "$ns2" != "$(readlink /proc/self/ns/net)" ] || fail "the restored container runs in the host's network namespace"
 	run stasis exec "$id2" nc -w 1 127.0.0.1 7777 </dev/null
 	assert_output_contains pong
 }
