@@ -18,6 +18,11 @@ import (
 // criuName is the raw-CRIU floor's name in the results.
 const criuName = "criu"
 
+// runcSpecName is stasis checkpointing a bundle whose config.json `runc
+// spec` wrote (issue 16: the most common way people start), beside its
+// own `stasis spec` bundle.
+const runcSpecName = "stasis (runc spec)"
+
 // crSample is one checkpoint+restore round.
 type crSample struct {
 	Checkpoint float64 // ms, wall time of the checkpoint/dump command
@@ -340,21 +345,37 @@ func runCR(ctx context.Context, cfg *config, rts []*runtime, b *bundles) (map[in
 			res[size][r.Name] = &crSeries{}
 		}
 		res[size][criuName] = &crSeries{}
+		// The runners of a round: each runtime on the stasis-spec bundle,
+		// and stasis (always ok[0] when its checkpoint works) on the
+		// runc-spec one too.
+		type runner struct {
+			name   string
+			r      *runtime
+			bundle string
+		}
+		var rr []runner
+		for _, r := range ok {
+			rr = append(rr, runner{r.Name, r, b.memhog[size]})
+		}
+		if d := b.runcSpec[size]; d != "" && len(ok) > 0 && ok[0].Name == "stasis" {
+			rr = append(rr, runner{runcSpecName, ok[0], d})
+			res[size][runcSpecName] = &crSeries{}
+		}
 		total := cfg.crWarmup + cfg.crN
 		for i := 0; i < total; i++ {
-			for _, r := range ok {
+			for j, x := range rr {
 				if ctx.Err() != nil {
 					return nil, errInterrupted
 				}
-				x, err := runtimeCROnce(ctx, r, b.memhog[size], size, i, filepath.Join(cfg.imageDir, fmt.Sprintf("%s-%d-%d", r.Name, size, i)))
+				s, err := runtimeCROnce(ctx, x.r, x.bundle, size, i, filepath.Join(cfg.imageDir, fmt.Sprintf("%d-%d-%d", j, size, i)))
 				if err != nil {
 					if ctx.Err() != nil {
 						return nil, errInterrupted
 					}
-					return nil, err
+					return nil, fmt.Errorf("%s: %w", x.name, err)
 				}
 				if i >= cfg.crWarmup {
-					res[size][r.Name].add(x)
+					res[size][x.name].add(s)
 				}
 			}
 			if ctx.Err() != nil {

@@ -147,11 +147,17 @@ func (res *results) addCR(cfg *config, live []*runtime, cr map[int]map[string]*c
 			res.crOrder = append(res.crOrder, r.Name)
 		}
 	}
+	if len(res.crOrder) > 0 && res.crOrder[0] == "stasis" {
+		res.crOrder = append(res.crOrder, runcSpecName)
+	}
 	res.crOrder = append(res.crOrder, criuName)
 	for _, size := range cfg.sizes {
 		floor := cr[size][criuName]
 		for _, name := range res.crOrder {
 			s := cr[size][name]
+			if s == nil {
+				continue // no runc-spec bundle at this size
+			}
 			row := crRow{
 				SizeMiB: size, Runner: name,
 				Checkpoint: summarize(s.ck), Restore: summarize(s.rs), ImageMiB: summarize(s.img),
@@ -365,24 +371,27 @@ func (res *results) checkTargets() {
 	}
 }
 
-// frozenTargets judges issue 16's frozen-time target per runtime: CRIU's
-// frozen_time ≤ 40 ms and ≤ raw CRIU's whole dump wall + 10 ms, at every size.
+// frozenTargets judges issue 16's frozen-time targets per runner: CRIU's
+// frozen_time of an idle container (the smallest size, 0 MiB by default)
+// ≤ 40 ms, and ≤ raw CRIU's whole dump wall + 10 ms at every size.
 func (res *results) frozenTargets() {
 	criuDump := map[int]float64{}
+	idle := math.MaxInt
 	for _, r := range res.CR {
-		if r.Runner == "criu" && r.Checkpoint.valid() {
+		if r.Runner == criuName && r.Checkpoint.valid() {
 			criuDump[r.SizeMiB] = r.Checkpoint.Median
 		}
+		idle = min(idle, r.SizeMiB)
 	}
-	for _, runner := range []string{"stasis", "runc", "criu"} {
-		worstAbs, worstRel, whereAbs, whereRel, seen := -1.0, -1e9, "", "", false
+	for _, runner := range []string{"stasis", runcSpecName, "runc", criuName} {
+		idleFrozen, worstRel, whereRel, seen := math.NaN(), -1e9, "", false
 		for _, r := range res.CR {
 			if r.Runner != runner || !r.CRIUFrozen.valid() {
 				continue
 			}
 			seen = true
-			if f := r.CRIUFrozen.Median; f > worstAbs {
-				worstAbs, whereAbs = f, fmt.Sprintf("%d MiB", r.SizeMiB)
+			if r.SizeMiB == idle {
+				idleFrozen = r.CRIUFrozen.Median
 			}
 			if d, ok := criuDump[r.SizeMiB]; ok {
 				if x := r.CRIUFrozen.Median - d; x > worstRel {
@@ -393,10 +402,12 @@ func (res *results) frozenTargets() {
 		if !seen {
 			continue
 		}
-		res.Targets = append(res.Targets, target{
-			What:     fmt.Sprintf("%s frozen time ≤ %.0f ms at every size", runner, maxFrozenMs),
-			Measured: fmt.Sprintf("worst %.1f ms (%s)", worstAbs, whereAbs), Met: worstAbs <= maxFrozenMs,
-		})
+		if !math.IsNaN(idleFrozen) {
+			res.Targets = append(res.Targets, target{
+				What:     fmt.Sprintf("%s frozen time ≤ %.0f ms at %d MiB (idle)", runner, maxFrozenMs, idle),
+				Measured: fmt.Sprintf("%.1f ms", idleFrozen), Met: idleFrozen <= maxFrozenMs,
+			})
+		}
 		if whereRel != "" {
 			res.Targets = append(res.Targets, target{
 				What:     fmt.Sprintf("%s frozen time ≤ raw CRIU total dump + %.0f ms at every size", runner, maxFrozenOverCRIUMs),

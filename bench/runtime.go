@@ -183,14 +183,18 @@ type bundles struct {
 	sleepB string         // args ["sleep", "1000"]
 	memhog map[int]string // size MiB -> args ["/memhog", "N"]
 	text   map[int]string // size MiB -> args ["/memhog", "N", "text"]
+	// size MiB -> args ["/memhog", "N"], config.json from `runc spec`
+	// (empty when runc is not there to write it)
+	runcSpec map[int]string
 }
 
 func makeBundles(ctx context.Context, cfg *config, dir string) (*bundles, error) {
-	b := &bundles{dir: dir, memhog: map[int]string{}, text: map[int]string{}}
+	b := &bundles{dir: dir, memhog: map[int]string{}, text: map[int]string{}, runcSpec: map[int]string{}}
+	specBy := cfg.stasis
 	mk := func(name string, args ...string) (string, error) {
 		d := filepath.Join(dir, name)
 		cmd := exec.CommandContext(ctx, cfg.mkbundle, append([]string{d}, args...)...)
-		cmd.Env = append(os.Environ(), "STASIS="+cfg.stasis)
+		cmd.Env = append(os.Environ(), "STASIS="+specBy)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("mkbundle %s: %v: %s", name, err, out)
 		}
@@ -217,6 +221,15 @@ func makeBundles(ctx context.Context, cfg *config, dir string) (*bundles, error)
 		if b.memhog[size], err = memhog(fmt.Sprintf("memhog-%d", size), fmt.Sprint(size)); err != nil {
 			return nil, err
 		}
+	}
+	if p, err := exec.LookPath(cfg.runc); err == nil {
+		specBy = p
+		for _, size := range cfg.sizes {
+			if b.runcSpec[size], err = memhog(fmt.Sprintf("memhog-runc-spec-%d", size), fmt.Sprint(size)); err != nil {
+				return nil, err
+			}
+		}
+		specBy = cfg.stasis
 	}
 	for _, size := range cfg.archiveSizes {
 		if b.text[size], err = memhog(fmt.Sprintf("memhog-text-%d", size), fmt.Sprint(size), "text"); err != nil {
