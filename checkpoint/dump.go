@@ -235,6 +235,19 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 		return nil, err
 	}
 	defer devnull.Close()
+	// The host's cgroup mounts, so CRIU does not mount every hierarchy
+	// while the container is frozen (cgyard.go).
+	if opts.GetManageCgroupsMode() != rpc.CriuCgMode_IGNORE {
+		yard, err := makeCgroupYard(st.Pid)
+		if err != nil {
+			return nil, fmt.Errorf("cgroup yard for criu: %w", err)
+		}
+		if yard != "" {
+			defer os.RemoveAll(yard)
+			opts.CgroupYard = proto.String(yard)
+			lifecycle.Debug("checkpoint %s: criu opens the host's cgroup mounts through the yard %s", id, yard)
+		}
+	}
 	// Back here once if a tree changed before the freeze, to dump with
 	// CRIU doing those mounts itself.
 retry:

@@ -1414,6 +1414,30 @@ limits_of() {
 	assert_no_container "$id"
 }
 
+@test "checkpoint hands CRIU the host's cgroup mounts as its yard, so CRIU mounts no hierarchy while the container is frozen, and removes it after" {
+	stasis_only "stasis's cgroup yard for CRIU"
+	setup_bundle "${COUNTER[@]}"
+	update_config '.linux.resources.memory.limit = 67108864'
+	local a b yard
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 2
+	run stasis --debug --log "$BATS_TEST_TMPDIR/log" checkpoint --image-path "$IMG" "$a"
+	assert_success
+	yard=$(sed -n 's/.*through the yard \([^ "]*\).*/\1/p' "$BATS_TEST_TMPDIR/log")
+	[ -n "$yard" ] || fail "no cgroup yard handed to CRIU: $(cat "$BATS_TEST_TMPDIR/log")"
+	[ ! -e "$yard" ] || fail "the yard $yard outlived the checkpoint"
+	# CRIU read the container's cgroups through it
+	grep -q 'Dumping value 67108864 from .*/memory.limit_in_bytes' "$IMG/dump.log" ||
+		fail "CRIU did not dump memory.limit_in_bytes through the yard"
+	wait_reader_done "$a"
+	run restore_piped "$b" --image-path "$IMG"
+	assert_success
+	wait_lines "$b" 2
+	assert_in_own_cgroups "$(container_pid "$b")" "$b"
+}
+
 # host_lsm: the security module CRIU would find (apparmor, selinux or "").
 host_lsm() {
 	if [ -e /sys/kernel/security/apparmor ]; then
