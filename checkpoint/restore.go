@@ -351,38 +351,46 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		}
 		return 0, nil, err
 	}
+	// CRIU itself joins the new cgroups, and cg_root tells it to restore
+	// the container's cgroup tree there instead of at the old paths. The
+	// join's first cgroup.procs write waits for an RCU grace period
+	// (~10 ms here), so it runs beside the version handshake and the
+	// tmpfs trees, which do not need the cgroups; what follows does.
+	criuPid := sw.cmd.Process.Pid
+	joined := make(chan error, 1)
+	go func() { joined <- r.Join(criuPid) }()
+	fail := func(err error) (int, *RestoreStats, error) {
+		<-joined
+		sw.close()
+		return 0, nil, err
+	}
 	if have, err := criuVersion(sw); err == nil {
 		if err := checkCriuVersion(meta, have); err != nil {
-			sw.close()
-			return 0, nil, err
+			return fail(err)
 		}
-	}
-	// CRIU itself joins the new cgroups, and cg_root tells it to restore
-	// the container's cgroup tree there instead of at the old paths.
-	criuPid := sw.cmd.Process.Pid
-	if err := r.Join(criuPid); err != nil {
-		sw.close()
-		return 0, nil, err
-	}
-	if opts.CgRoot, err = cgroupRoots(criuPid); err != nil {
-		sw.close()
-		return 0, nil, err
 	}
 	exts := meta.Externals
 	if meta.Foreign != "" {
 		exts = foreignExternals(sp, hostCgroupMounts())
 		trees, err := readTrees(o.ImagePath)
 		if err != nil {
-			sw.close()
-			return 0, nil, err
+			return fail(err)
 		}
 		exts = append(exts, trees...)
 	}
 	if exts, err = makeTrees(exts, r.Dir); err != nil {
+		return fail(err)
+	}
+	if err := <-joined; err != nil {
 		sw.close()
 		return 0, nil, err
 	}
+	// The cgroup mounts' sources are the cgroups the join made.
 	if opts.External, err = restoreExternals(exts, sp, cg); err != nil {
+		sw.close()
+		return 0, nil, err
+	}
+	if opts.CgRoot, err = cgroupRoots(criuPid); err != nil {
 		sw.close()
 		return 0, nil, err
 	}
