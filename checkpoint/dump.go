@@ -238,7 +238,7 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 	// The host's cgroup mounts, so CRIU does not mount every hierarchy
 	// while the container is frozen (cgyard.go).
 	if opts.GetManageCgroupsMode() != rpc.CriuCgMode_IGNORE {
-		yard, err := makeCgroupYard(st.Pid)
+		yard, err := makeCgroupYard(st.Pid, c.Dir())
 		if err != nil {
 			return nil, fmt.Errorf("cgroup yard for criu: %w", err)
 		}

@@ -394,6 +394,18 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 		sw.close()
 		return 0, nil, err
 	}
+	if opts.GetManageCgroupsMode() != rpc.CriuCgMode_IGNORE {
+		yard, done, err := makeRestoreYard(r.Dir)
+		if err != nil {
+			sw.close()
+			return 0, nil, fmt.Errorf("cgroup yard for criu: %w", err)
+		}
+		if yard != "" {
+			defer done()
+			opts.CgroupYard = proto.String(yard)
+			lifecycle.Debug("restore %s: criu reaches the host's cgroups through the yard %s", o.ID, yard)
+		}
+	}
 
 	if meta.LoopbackOnlyNet {
 		skipNetwork(opts)

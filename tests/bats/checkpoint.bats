@@ -1414,7 +1414,7 @@ limits_of() {
 	assert_no_container "$id"
 }
 
-@test "checkpoint hands CRIU the host's cgroup mounts as its yard, so CRIU mounts no hierarchy while the container is frozen, and removes it after" {
+@test "checkpoint and restore hand CRIU the host's cgroup mounts as its yard, so CRIU mounts no hierarchy (none while the container is frozen), and remove it after" {
 	stasis_only "stasis's cgroup yard for CRIU"
 	setup_bundle "${COUNTER[@]}"
 	update_config '.linux.resources.memory.limit = 67108864'
@@ -1432,8 +1432,18 @@ limits_of() {
 	grep -q 'Dumping value 67108864 from .*/memory.limit_in_bytes' "$IMG/dump.log" ||
 		fail "CRIU did not dump memory.limit_in_bytes through the yard"
 	wait_reader_done "$a"
+	# restore, through a wrapper that adds the global --debug --log
+	local real=$STASIS
+	printf '#!/bin/sh\nexec %s --debug --log %s "$@"\n' "$real" "$BATS_TEST_TMPDIR/rlog" >"$BATS_TEST_TMPDIR/dbg"
+	chmod +x "$BATS_TEST_TMPDIR/dbg"
+	STASIS=$BATS_TEST_TMPDIR/dbg
 	run restore_piped "$b" --image-path "$IMG"
+	STASIS=$real
 	assert_success
+	yard=$(sed -n 's/.*through the yard \([^ "]*\).*/\1/p' "$BATS_TEST_TMPDIR/rlog")
+	[ -n "$yard" ] || fail "no cgroup yard handed to CRIU at restore: $(cat "$BATS_TEST_TMPDIR/rlog")"
+	[ ! -e "$yard" ] || fail "the restore's yard $yard outlived it"
+	grep -q "Opening $yard as cg yard" "$IMG/restore.log" || fail "CRIU did not restore through the yard"
 	wait_lines "$b" 2
 	assert_in_own_cgroups "$(container_pid "$b")" "$b"
 }
