@@ -132,6 +132,19 @@ const (
 	dotted
 )
 
+// linePlot is an empty chart of ms against a memory size, its legend top
+// left.
+func linePlot(title, xLabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.Padding = vg.Points(8)
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = "ms"
+	p.Legend.Top = true
+	p.Legend.Left = true
+	return p
+}
+
 // styleLine gives a line and its points one colour and one of the three
 // styles (solid: circles, dashed: boxes, dotted: triangles).
 func styleLine(l *plotter.Line, s *plotter.Scatter, c color.Color, style int) {
@@ -173,13 +186,7 @@ func crLines(p *plot.Plot, res *results, get func(crRow) (float64, bool), style 
 }
 
 func crChart(path string, res *results) error {
-	p := plot.New()
-	p.Title.Text = "Checkpoint (solid) and restore (dashed) time, median"
-	p.Title.Padding = vg.Points(8)
-	p.X.Label.Text = "touched anonymous memory (MiB)"
-	p.Y.Label.Text = "ms"
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p := linePlot("Checkpoint (solid) and restore (dashed) time, median", "touched anonymous memory (MiB)")
 	if err := crLines(p, res, func(r crRow) (float64, bool) { return r.Checkpoint.Median, r.Checkpoint.valid() }, solid, " checkpoint"); err != nil {
 		return err
 	}
@@ -193,13 +200,7 @@ func crChart(path string, res *results) error {
 }
 
 func overheadChart(path string, res *results) error {
-	p := plot.New()
-	p.Title.Text = "Overhead over raw CRIU: total, and the runtime's own share (outside CRIU)"
-	p.Title.Padding = vg.Points(8)
-	p.X.Label.Text = "touched anonymous memory (MiB)"
-	p.Y.Label.Text = "ms"
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p := linePlot("Overhead over raw CRIU: total, and the runtime's own share (outside CRIU)", "touched anonymous memory (MiB)")
 	if err := crLines(p, res, func(r crRow) (float64, bool) { return medianOf(r.CheckpointOverhead) }, solid, " checkpoint"); err != nil {
 		return err
 	}
@@ -243,13 +244,7 @@ func medianOf(s *Stat) (float64, bool) {
 // archiveChart draws, per compression, the plain checkpoint (solid),
 // the export (dashed) and the import (dotted) against memory size.
 func archiveChart(path string, res *results) error {
-	p := plot.New()
-	p.Title.Text = "stasis archives: plain checkpoint, export, import (median)"
-	p.Title.Padding = vg.Points(8)
-	p.X.Label.Text = "text-like memory (MiB)"
-	p.Y.Label.Text = "ms"
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p := linePlot("stasis archives: plain checkpoint, export, import (median)", "text-like memory (MiB)")
 	colors := []color.Color{runnerColor["stasis"], runnerColor["runc"], runnerColor["crun"]}
 	seen := map[string]int{}
 	for _, r := range res.Archive {
