@@ -316,6 +316,40 @@ piped_checkpoint() {
 	assert_no_container "${ids[3]}"
 }
 
+@test "a container with its own cgroup namespace restores into the new id's cgroups, and inside every cgroup path is still /" {
+	setup_bundle "${COUNTER[@]}"
+	update_config '.linux.namespaces += [{"type": "cgroup"}]'
+	local a b pid
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_success
+	assert_no_container "$a"
+	wait_reader_done "$a"
+	run restore_piped "$b"
+	assert_success
+	wait_lines "$b" 3
+	assert_continues "$a" "$b"
+	pid=$(container_pid "$b")
+	assert_in_own_cgroups "$pid" "$b"
+	assert_no_cgroups "$a"
+	# the namespace's root moved with the process: the new cgroup, not the
+	# old one (which would show as "/.." paths) or the host's root
+	[ "$(readlink "/proc/$pid/ns/cgroup")" != "$(readlink /proc/self/ns/cgroup)" ] ||
+		fail "restored init shares the host's cgroup namespace"
+	run stasis exec "$b" cat /proc/1/cgroup
+	assert_success
+	local line
+	while read -r line; do
+		[[ "$line" == *:/ ]] || fail "inside after restore: $line (all: $output)"
+	done <<<"$output"
+	run stasis delete --force "$b"
+	assert_success
+	assert_no_container "$b"
+}
+
 @test "bind-mounted host file and dir are restored with no extra flags" {
 	local hosts=$BATS_TEST_TMPDIR/hosts data=$BATS_TEST_TMPDIR/data
 	echo "10.9.8.7 stasis-test-host" >"$hosts"
