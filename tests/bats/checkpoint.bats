@@ -5,8 +5,11 @@
 # and the errors when it cannot be. Flags through the binary: --leave-running,
 # --shell-job, --ext-unix-sk, --tcp-established, restore --tcp-close (the
 # connection comes back closed), --file-locks (the lock held again after
-# restore, also when restore is not given the flag), --empty-ns network
-# (nothing of the netns dumped, restored empty with lo up), --pre-dump,
+# restore, also when restore is not given the flag), --link-remap (a file
+# deleted from a host bind mount, another name left: refused without it;
+# with it linked back, written on after restore, CRIU's link removed
+# again), --empty-ns network (nothing of the netns dumped, restored empty
+# with lo up), --pre-dump,
 # --lazy-pages (and restore's message without the lazy-pages daemon),
 # --auto-dedup, --tcp-skip-in-flight, --manage-cgroups-mode, --lsm-*, an
 # unknown --format refused before anything is frozen. CRIU options from a
@@ -1268,6 +1271,58 @@ lock_held() {
 	wait_lines "$c" 3
 	assert_continues "$a" "$c"
 	lock_held "$vol/lockfile" || fail "restored without --file-locks, the container does not hold the lock"
+}
+
+@test "--link-remap: a file deleted from a host bind mount (another name left) is refused without it; with it, restored, the process writes on into the same file" {
+	# On the container's own rootfs the plan turns link remap on by itself
+	# (union.bats); on a dir the host shares only the flag allows it.
+	# fd 3 appends to /vol/f, which keeps a second name, /vol/keep; the
+	# name f is deleted, so CRIU must link the file back (link remap).
+	local vol=$BATS_TEST_TMPDIR/vol
+	mkdir -p "$vol"
+	setup_bundle sh -c ': >/vol/f; ln /vol/f /vol/keep; exec 3>>/vol/f; rm /vol/f
+		i=0; while :; do echo $i >&3; echo $i; i=$((i+1)); sleep 0.1; done'
+	update_config '.mounts += [{"destination": "/vol", "type": "bind", "source": $v, "options": ["rbind"]}]' --arg v "$vol"
+	local a b at pid
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+	assert_equal "$(ls -A "$vol")" keep "files in the host dir before the checkpoint"
+
+	# refused before CRIU, naming the file; nothing stopped
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_failure
+	is_runc || assert_refused_before_criu "/vol/f" "deleted from a mount the host shares (/vol)"
+	assert_still_running "$a"
+
+	run stasis checkpoint --link-remap --image-path "$IMG" "$a"
+	assert_success
+	assert_no_container "$a"
+	wait_reader_done "$a"
+	# CRIU linked the file back into the host dir, for the restore to open
+	local remap
+	remap=$(ls -A "$vol" | grep -v '^keep$')
+	[[ "$remap" =~ ^link_remap\.[0-9]+$ ]] || fail "after the checkpoint the host dir holds: $(ls -A "$vol" | tr '\n' ' ')"
+	assert_equal "$(stat -c %i "$vol/$remap")" "$(stat -c %i "$vol/keep")" "inode of $remap (that of keep)"
+	at=$(tail -n 1 "$vol/keep")
+
+	run restore_piped "$b"
+	assert_success
+	wait_lines "$b" 3
+	assert_continues "$a" "$b"
+	# the restored fd 3 is the same file: the count goes on in keep
+	pid=$(container_pid "$b")
+	assert_equal "$(stat -L -c %i "/proc/$pid/fd/3")" "$(stat -c %i "$vol/keep")" "inode of the restored fd 3 (that of keep)"
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(tail -n 1 "$vol/keep")" -gt $((at + 1)) ] && break
+		sleep 0.1
+	done
+	[ "$(tail -n 1 "$vol/keep")" -gt $((at + 1)) ] || fail "keep stopped at $(tail -n 1 "$vol/keep"); the checkpoint was at $at"
+	[ "$(grep -c "^$at\$" "$vol/keep")" -eq 1 ] || fail "count $at written twice to keep: restarted?"
+	# the restore removed CRIU's link: the host dir is as the container left it
+	assert_equal "$(ls -A "$vol")" keep "files in the host dir after the restore"
 }
 
 @test "checkpoint with an unknown --format fails naming it, before anything is frozen or written" {
