@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -171,6 +172,9 @@ func (s *Store) Restore(o RestoreOpts, run RestoreFunc) (c *Container, err error
 		if err := writePidFile(o.PidFile, pid); err != nil {
 			return nil, err
 		}
+		// a client reading it after a failed poststart would watch a
+		// pid that is gone, or by then another process's
+		undo.push(func() { _ = os.Remove(o.PidFile) })
 	}
 	// runtime.md, lifecycle step 9: a failing poststart hook is an error
 	// and the container is stopped; here that undoes the whole restore.
