@@ -317,7 +317,6 @@ func TestEveryRestoreFlagReachesItsOption(t *testing.T) {
 		{flag: "bundle", args: []string{"--bundle", "/b"}, set: func(o *R) { o.Bundle = "/b" }},
 		{flag: "pid-file", args: []string{"--pid-file", "/p.pid"}, set: func(o *R) { o.PidFile = "/p.pid" }},
 		{flag: "console-socket", args: []string{"--console-socket", "/s.sock"}, set: func(o *R) { o.ConsoleSocket = "/s.sock" }},
-		{flag: "no-pivot", args: []string{"--no-pivot"}, set: func(o *R) { o.NoPivot = true }},
 		{flag: "no-remount", args: []string{"--no-remount"}, set: func(o *R) { o.NoRemount = true }},
 		{flag: "tcp-close", args: []string{"--tcp-close"}, set: func(o *R) { o.TCPClose = true }},
 		{flag: "lsm-profile", args: []string{"--lsm-profile", "apparmor:p"}, set: func(o *R) { o.LsmProfile = "apparmor:p" }},
@@ -337,6 +336,7 @@ func TestEveryRestoreFlagReachesItsOption(t *testing.T) {
 			"detach":       "the Action returns instead of waiting for the restored container",
 			"no-subreaper": "accepted for compatibility (containerd sends it); the restored init is always our child",
 			"parent-path":  "accepted for compatibility (containerd may send it); CRIU follows the images' parent link itself",
+			"no-pivot":     "accepted for compatibility (runc has it): CRIU enters the restored root itself, there is no pivot_root of stasis's to skip",
 		},
 		unflagged: map[string]string{
 			"Common.StasisVersion": "stasis's own version",

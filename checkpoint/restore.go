@@ -45,7 +45,6 @@ type RestoreOptions struct {
 	// else they would start on the checkpointed terminal's size and see
 	// the caller's only once the proxy has started.
 	ConsoleSize *unix.Winsize
-	NoPivot     bool
 	// NoRemount keeps restore from mounting a recorded union rootfs again.
 	NoRemount bool
 	// Import, if set, is the archive (export.go) to restore from, "-"
