@@ -1430,7 +1430,7 @@ limits_of() {
 
 	local mode
 	local -A at
-	for mode in soft ignore strict; do
+	for mode in soft ignore strict full; do
 		run stasis checkpoint --leave-running --manage-cgroups-mode "$mode" --image-path "$IMG.$mode" "$a"
 		assert_success
 		at[$mode]=$(last_of "$a")
@@ -1444,9 +1444,11 @@ limits_of() {
 	assert_success
 	wait_reader_done "$a"
 
-	# CRIU dumped the cgroups' properties in soft mode, not in ignore
+	# CRIU dumped the cgroups' properties in soft and full mode, not in
+	# ignore
 	local dumped='Dumping value 67108864 from .*/memory.limit_in_bytes'
 	grep -q "$dumped" "$IMG.soft/dump.log" || fail "soft: CRIU did not dump memory.limit_in_bytes"
+	grep -q "$dumped" "$IMG.full/dump.log" || fail "full: CRIU did not dump memory.limit_in_bytes"
 	! grep -q "$dumped" "$IMG.ignore/dump.log" || fail "ignore: CRIU dumped memory.limit_in_bytes"
 
 	# restore_mode IMAGE MODE LIMITS: restore IMAGE with MODE ("": no
@@ -1477,6 +1479,11 @@ limits_of() {
 	restore_mode soft full "67108864 50"
 	restore_mode soft ignore "134217728 70"
 	restore_mode soft "" "134217728 70"
+	# checkpointed with full: full writes its properties back; without
+	# the flag restore is soft (the image's mode is not taken over), so
+	# the new bundle's limits hold
+	restore_mode full full "67108864 50"
+	restore_mode full "" "134217728 70"
 	# checkpointed with ignore: no cgroup tree CRIU could map onto the new
 	# cgroups; restored with ignore, also without the flag; full refused
 	restore_mode ignore ignore "134217728 70"
