@@ -8,6 +8,11 @@
 #    bundle naming a new holder's namespaces into exactly those, its
 #    process carrying on (its counter continues, the new holder's
 #    hostname and SysV message queue are what it sees);
+#  - a container in a holder's network namespace checkpoints with it
+#    external (CRIU writes no netns, address, route or link image), and
+#    restores from a copied bundle into a second holder's namespace: its
+#    counter continues, seeing that holder's lo addresses, and its TCP
+#    listener answers a connection made from inside that holder;
 #  - restoring such a checkpoint with a bundle that names no path for
 #    one of them fails with an error naming the namespace, and leaves
 #    nothing behind;
@@ -113,6 +118,78 @@ wait_output() {
 	# hostname and message queue.
 	wait_output "^$((before + 2)) holder-two $QKEY,\$"
 	assert_equal "$(count_log | grep -c '^1 ')" 1 "lines counting 1 (a restarted counter logs a second)"
+}
+
+# net_holder ADDR: a holder of a new network namespace with lo up and
+# ADDR (a 127/8 address) on lo besides 127.0.0.1, to tell it apart; sets
+# HOLDER_PID.
+net_holder() {
+	start_ns_holder --net
+	nsenter -t "$HOLDER_PID" -n ip link set lo up
+	nsenter -t "$HOLDER_PID" -n ip addr add "$1/8" dev lo
+}
+
+# join_net_holder: make $BUNDLE's config join $HOLDER_PID's network
+# namespace by path.
+join_net_holder() {
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "network")]
+		+ [{"type": "network", "path": "/proc/\($p)/ns/net"}]' --arg p "$HOLDER_PID"
+}
+
+# holder_asks: what a connection to 127.0.0.1:7777 made from inside
+# $HOLDER_PID's network namespace reads (bash's /dev/tcp: the host has no
+# nc), empty when nothing answers there.
+holder_asks() {
+	nsenter -t "$HOLDER_PID" -n timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/7777 && cat <&3' 2>/dev/null || true
+}
+
+@test "a container in a holder's network namespace restores into a new holder's, its listener answering there" {
+	local a b old
+	a=$(new_id)
+	b=$(new_id)
+	# A TCP server on port 7777 (all addresses: the namespace has only
+	# lo), and the counter, each line naming lo's IPv4 addresses.
+	set_args sh -c 'exec >>/out/log 2>&1; nc -ll -p 7777 -e echo pong & i=0; while :; do i=$((i+1)); echo "$i $(ip -o -4 addr show dev lo | awk "{print \$4}" | tr "\n" ,)"; sleep 0.1; done'
+	net_holder 127.0.0.11
+	old=$HOLDER_PID
+	join_net_holder
+	run_detached "$a"
+	wait_output '^3 127.0.0.1/8,127.0.0.11/8,$'
+	assert_equal "$(readlink "/proc/$(container_pid "$a")/ns/net")" "$(readlink "/proc/$old/ns/net")" "network namespace of the container"
+	assert_equal "$(holder_asks)" pong "the listener, asked from the holder's namespace"
+
+	run stasis checkpoint --dry-run "$a"
+	assert_success
+	assert_output_contains "namespaces joined by path: network: not dumped"
+	assert_output_contains "blockers: none"
+	run stasis checkpoint --image-path "$IMG" "$a"
+	assert_success
+	assert_equal "$(jq -c .external_namespaces "$IMG/stasis.json")" '["network"]' "recorded external namespaces"
+	assert_equal "$(jq -r .external_netns "$IMG/stasis.json")" true "recorded external_netns"
+	# CRIU dumped nothing of the holder's namespace: no netns, no
+	# addresses, no routes, no links.
+	! ls "$IMG"/netns-*.img "$IMG"/ifaddr-*.img "$IMG"/route-*.img "$IMG"/netdev-*.img >/dev/null 2>&1 ||
+		fail "CRIU dumped the network namespace: $(ls "$IMG")"
+	local before
+	before=$(last_count)
+
+	net_holder 127.0.0.12
+	local new=$BATS_TEST_TMPDIR/bundle-two
+	cp -a "$BUNDLE" "$new"
+	BUNDLE=$new
+	join_net_holder
+	run detached_cmd "$b" restore -d --image-path "$IMG" --bundle "$BUNDLE" "$b"
+	assert_success
+	local pid
+	pid=$(container_pid "$b")
+	assert_equal "$(readlink "/proc/$pid/ns/net")" "$(readlink "/proc/$HOLDER_PID/ns/net")" "network namespace of the restored container"
+	[ "$(readlink "/proc/$pid/ns/net")" != "$(readlink "/proc/$old/ns/net")" ] || fail "still in the old holder's network namespace"
+	# The shell carries on counting, and now sees the new holder's lo,
+	# not one CRIU made or the old one (whose address is its own still).
+	wait_output "^$((before + 2)) 127.0.0.1/8,127.0.0.12/8,\$"
+	assert_equal "$(count_log | grep -c '^1 ')" 1 "lines counting 1 (a restarted counter logs a second)"
+	assert_equal "$(holder_asks)" pong "the restored listener, asked from the new holder's namespace"
+	nsenter -t "$old" -n ip -o -4 addr show dev lo | grep -q '127.0.0.11/8' || fail "the old holder lost its address"
 }
 
 @test "restore refuses a bundle that names no namespace for one the checkpoint left out" {
