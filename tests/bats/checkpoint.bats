@@ -1095,7 +1095,7 @@ pages_usage() {
 @test "restore --auto-dedup punches the restored pages out of the images; without it they stay" {
 	# (checkpoint --auto-dedup dedups a PARENT image, which needs memory
 	# tracking: CRIU refuses a parent without it, "Pid-reuse detection
-	# failed: no parent inventory"; see the --pre-dump test)
+	# failed: no parent inventory"; see the next test)
 	setup_bundle "${COUNTER[@]}"
 	local a b c size blocks
 	a=$(new_id)
@@ -1117,6 +1117,48 @@ pages_usage() {
 	# same size, but the pages --auto-dedup restored are holes now
 	assert_equal "$(pages_usage "$IMG")" "$size 0" "pages images after restore --auto-dedup (bytes, blocks)"
 	assert_equal "$(pages_usage "$IMG.2")" "$size $blocks" "pages images after a plain restore (bytes, blocks)"
+}
+
+@test "checkpoint --auto-dedup punches the pages the new image holds again out of its parent; without it the parent keeps them" {
+	# A parent image needs soft-dirty memory tracking (see the --pre-dump
+	# test): without it no parent can be made, so nothing to dedup.
+	criu check --feature mem_dirty_track >/dev/null 2>&1 ||
+		skip "kernel $(uname -r) has no soft-dirty tracking (criu check --feature mem_dirty_track): no pre-dump parent can be made for checkpoint --auto-dedup to dedup"
+	setup_bundle "${COUNTER[@]}"
+	local a b size blocks now
+	a=$(new_id)
+	b=$(new_id)
+	run_piped "$a"
+	wait_lines "$a" 3
+
+	# without the flag: a pre-dump, then a checkpoint on it (left running)
+	run stasis checkpoint --pre-dump --image-path "$IMG.pre1" "$a"
+	assert_success
+	read -r size blocks < <(pages_usage "$IMG.pre1")
+	[ "$size" -gt 0 ] && [ "$blocks" -ge $((size / 512)) ] || fail "pre-dump pages images: $size bytes in $blocks blocks"
+	wait_count_above "$a" $(($(last_of "$a") + 2)) # its stack is dirty again
+	run stasis checkpoint --leave-running --parent-path ../img.pre1 --image-path "$IMG.1" "$a"
+	assert_success
+	assert_equal "$(pages_usage "$IMG.pre1")" "$size $blocks" "parent's pages images after a checkpoint without --auto-dedup (bytes, blocks)"
+
+	# with it: the pages the checkpoint dumps again are holes in the parent
+	run stasis checkpoint --pre-dump --image-path "$IMG.pre2" "$a"
+	assert_success
+	read -r size blocks < <(pages_usage "$IMG.pre2")
+	[ "$size" -gt 0 ] && [ "$blocks" -ge $((size / 512)) ] || fail "pre-dump pages images: $size bytes in $blocks blocks"
+	wait_count_above "$a" $(($(last_of "$a") + 2))
+	run stasis checkpoint --parent-path ../img.pre2 --auto-dedup --image-path "$IMG" "$a"
+	assert_success
+	wait_reader_done "$a"
+	read -r -a now < <(pages_usage "$IMG.pre2")
+	assert_equal "${now[0]}" "$size" "parent's pages bytes after checkpoint --auto-dedup (holes keep the size)"
+	[ "${now[1]}" -lt "$blocks" ] || fail "checkpoint --auto-dedup left the parent's pages in $blocks blocks (now ${now[1]})"
+
+	# the pages left in the parent and the new image's restore the counter
+	run restore_piped "$b"
+	assert_success
+	wait_lines "$b" 3
+	assert_continues "$a" "$b"
 }
 
 # tcp_connect PORT: connect to 127.0.0.1:PORT and close again; fails
