@@ -351,8 +351,9 @@ checkpointctl_or_skip() {
 
 @test "archive: checkpoint inspect prints the process tree, sizes and origin, as text and json" {
 	stasis_only
-	local a
+	local a t0
 	a=$(new_id)
+	t0=$(date +%s)
 	export_running "$a"
 
 	run stasis checkpoint inspect --format json "$ARCHIVE"
@@ -367,11 +368,22 @@ checkpointctl_or_skip() {
 	assert_equal "$(jq -r .kernel <<<"$js")" "$(uname -r)"
 	assert_equal "$(jq -r .hostname <<<"$js")" "$(hostname)"
 	assert_equal "$(jq -r .criu_version <<<"$js")" "$(criu --version | sed -n 's/^Version: //p')"
+	assert_equal "$(jq -r .stasis_version <<<"$js")" "$(stasis --version | sed -n 's/^stasis version //p')"
+	# created: an RFC 3339 time, that of this checkpoint
+	local created
+	created=$(jq -r .created <<<"$js")
+	[[ $created =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$ ]] ||
+		fail "created is not a timestamp: $created"
+	created=$(date -d "$created" +%s)
+	[ "$created" -ge "$t0" ] && [ "$created" -le "$(date +%s)" ] ||
+		fail "created $created is not between the test's start $t0 and now"
 	# memory is the pages-*.img sizes in the archive
 	local pages
 	pages=$(tar -tvf "$ARCHIVE" | awk '$6 ~ /^checkpoint\/pages-.*\.img$/ {s += $3} END {print s}')
 	assert_equal "$(jq -r .memory_bytes <<<"$js")" "$pages"
 	[ "$(jq -r .rootfs_diff.entries <<<"$js")" -ge 2 ]
+	# the counter wrote /root/before and /root/count.log: the diff holds them
+	[ "$(jq -r .rootfs_diff.bytes <<<"$js")" -gt 0 ] || fail "rootfs_diff.bytes: $(jq -c .rootfs_diff <<<"$js")"
 	jq -e '.rootfs_diff.how | test("ctime")' <<<"$js" >/dev/null
 
 	run stasis checkpoint inspect "$ARCHIVE"
