@@ -11,7 +11,9 @@
 # again), --empty-ns network (nothing of the netns dumped, restored empty
 # with lo up), --pre-dump,
 # --lazy-pages (and restore's message without the lazy-pages daemon),
-# --auto-dedup, --tcp-skip-in-flight, --manage-cgroups-mode, --lsm-*, an
+# restore's --auto-dedup and checkpoint's (on a pre-dump parent: skipped
+# without soft-dirty tracking), --tcp-skip-in-flight, --manage-cgroups-mode
+# (soft, ignore, strict and full images), --lsm-*, an
 # unknown --format refused before anything is frozen. CRIU options from a
 # config file: the org.criu.config annotation's and the default
 # /etc/criu/stasis.conf (written by its test only around the commands that
