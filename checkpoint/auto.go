@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
@@ -59,31 +60,112 @@ func sharedWithHost(m *mountinfo.Info, exts []External) bool {
 // the fd's fdinfo as "lock:" lines (flock and OFD locks on that open
 // file, POSIX locks the process owns on its inode).
 func fdLocks(procRoot string, pid, fd int) int {
-	data, err := os.ReadFile(fmt.Sprintf("%s/%d/fdinfo/%d", procRoot, pid, fd))
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "lock:") {
-			n++
-		}
-	}
+	n, _ := fdinfoLocks(fmt.Sprintf("%s/%d/fdinfo/%d", procRoot, pid, fd))
 	return n
 }
 
-// lockedFile decides on the locks pid holds on file of through fd use.
-func (p *Plan) lockedFile(o *CheckpointOptions, pid int, of OpenFile, n int, shared bool) {
+// lockedFile decides on the locks pid holds on file of through fd use
+// (outside: the file is on no mount of the container).
+func (p *Plan) lockedFile(o *CheckpointOptions, pid int, of OpenFile, n int, shared, outside bool) {
 	switch {
 	case o.FileLocks:
 		// The user's flag: CRIU dumps every lock, wherever.
-	case shared:
-		p.block("pid %d holds %d lock(s) on %s, a file the host shares through a bind mount: the lock cannot move with the container; release it, or pass --file-locks if nothing outside the container uses it", pid, n, of.Container)
+	case shared || outside:
+		p.lockRefused = true
+		p.block("%s", lockRefusal(pid, n, of.Container, outside))
 		return
 	}
 	p.Auto.FileLocks = true
 	p.Auto.note("file locks: %d held on %s by pid %d → dumped", n, of.Container, pid)
 }
+
+// lockRefusal is why a lock stops the checkpoint, and the way out: the
+// same words whether the plan saw it or the freeze (frozenLocks).
+func lockRefusal(pid, n int, path string, outside bool) string {
+	where := "a file the host shares through a bind mount"
+	if outside {
+		where = "a file from outside the container"
+	}
+	return fmt.Sprintf("pid %d holds %d lock(s) on %s, %s: the lock cannot move with the container; release it, or pass --file-locks if nothing outside the container uses it", pid, n, path, where)
+}
+
+// locksAnyTime: a lock need not be held when the plan looks to be held
+// at the freeze (SQLite takes its fcntl locks around each write), so
+// unless a lock stops the checkpoint, CRIU is asked for the locks
+// whatever the plan saw, and the locks are read again with the tasks
+// frozen (frozenLocks): what CRIU dumps then is what the plan would have
+// allowed.
+func (p *Plan) locksAnyTime(o *CheckpointOptions) {
+	if o.FileLocks || p.lockRefused || p.Auto.FileLocks {
+		return
+	}
+	p.Auto.FileLocks = true
+	p.Auto.note("file locks: none held now; any a process takes on the container's own files before the freeze is dumped (one on a file the host shares then stops the checkpoint)")
+}
+
+// frozenLocks reads, with the container frozen, the locks the processes
+// CRIU dumps (pids of initPid's tree) hold, and returns the refusal for
+// the first on a file the host shares or from outside the container (""
+// for none): the check lockedFile made before the freeze, on what CRIU
+// will see. One fdinfo read per fd (its mnt_id and lock lines), cheap
+// enough while the container waits.
+func (p *Plan) frozenLocks(procRoot string, initPid int, pids []int) string {
+	byID := map[int]*mountinfo.Info{}
+	for _, m := range p.mounts {
+		byID[m.ID] = m
+	}
+	for _, pid := range pids {
+		if in, _ := descendsFrom(procRoot, pid, initPid); !in {
+			continue
+		}
+		dir := fmt.Sprintf("%s/%d", procRoot, pid)
+		ents, err := os.ReadDir(dir + "/fdinfo")
+		if err != nil {
+			continue // exited
+		}
+		for _, e := range ents {
+			n, mntID := fdinfoLocks(dir + "/fdinfo/" + e.Name())
+			if n == 0 {
+				continue
+			}
+			link, err := os.Readlink(dir + "/fd/" + e.Name())
+			if err != nil || !strings.HasPrefix(link, "/") {
+				continue // as the plan: a pipe's or socket's lock is the container's
+			}
+			m, inContainer := byID[mntID]
+			if inContainer && !sharedWithHost(m, p.Externals) {
+				continue
+			}
+			path, _ := translate(p.Union, link)
+			return lockRefusal(pid, n, path, !inContainer)
+		}
+	}
+	return ""
+}
+
+// fdinfoLocks counts the "lock:" lines of an fdinfo file and reads its
+// mnt_id.
+func fdinfoLocks(path string) (locks, mntID int) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "lock:") {
+			locks++
+		} else if v, ok := strings.CutPrefix(line, "mnt_id:"); ok {
+			mntID, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return locks, mntID
+}
+
+// refusedAtFreeze: what the plan would have refused appeared only by
+// the freeze (frozenLocks); the checkpoint stops and the container runs
+// on.
+type refusedAtFreeze struct{ why string }
+
+func (e *refusedAtFreeze) Error() string { return e.why }
 
 // deletedFile decides on a deleted file pid holds open or maps (of;
 // statPath reaches the file itself, /proc/PID/fd/N or map_files/...):

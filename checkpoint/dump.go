@@ -134,7 +134,9 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 		}
 		return nil, fmt.Errorf("cannot checkpoint: %s%s", plan.Blockers[0], more)
 	}
-	// What the plan decided for the container's own files (auto.go).
+	// What the plan decided for the container's own files (auto.go). File
+	// locks it turns on whatever it saw: the locks are read again at the
+	// freeze (frozenLocks, below).
 	if plan.Auto.FileLocks {
 		opts.FileLocks = proto.Bool(true)
 	}
@@ -325,6 +327,20 @@ retry:
 			freeze()
 			// frozen by us, the tasks not yet seized by CRIU
 			faults.Point("checkpoint.before-criu")
+			// The locks CRIU is to dump, as frozen: one on a file the
+			// host shares, taken since the plan looked, stops the
+			// checkpoint as the plan would have. Unfrozen (no freezer,
+			// or the freeze failed) CRIU freezes right after: read them
+			// anyway.
+			if plan.Auto.FileLocks && !o.FileLocks {
+				pids, err := c.Pids()
+				if err != nil {
+					return fmt.Errorf("list the container's processes for their locks: %w", err)
+				}
+				if why := plan.frozenLocks("/proc", st.Pid, pids); why != "" {
+					return &refusedAtFreeze{why}
+				}
+			}
 			if hasTrees(meta.Externals) && (weFroze || paused) {
 				if err := sameTrees(st.Pid, plan.mounts, meta.Externals, st.Rootfs); err != nil {
 					return fmt.Errorf("%w: %w", errTreeChanged, err)
@@ -364,6 +380,10 @@ retry:
 		os.Remove(filepath.Join(imageDir.Name(), metaFile))
 		os.Remove(filepath.Join(imageDir.Name(), descriptorsFile))
 		os.Remove(filepath.Join(imageDir.Name(), treesFile))
+		var refused *refusedAtFreeze
+		if errors.As(callErr, &refused) {
+			return nil, fmt.Errorf("cannot checkpoint: %s (found once the container was frozen)", refused.why)
+		}
 		return nil, explain("dump", errors.Join(callErr, closeErr), filepath.Join(workDir.Name(), "dump.log"),
 			filepath.Join(imageDir.Name(), "criu-dump.log"))
 	}

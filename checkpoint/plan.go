@@ -39,9 +39,11 @@ type Plan struct {
 	// Warnings are what the checkpoint will do that the user may not
 	// expect, without stopping it.
 	Warnings []string `json:"warnings,omitempty"`
-	// mounts is the mount table the plan read (tmpfs.go checks it again
-	// once the container is frozen).
+	// mounts is the mount table the plan read (tmpfs.go and frozenLocks
+	// check against it again once the container is frozen).
 	mounts []*mountinfo.Info
+	// lockRefused: a lock stops the checkpoint (auto.go).
+	lockRefused bool
 }
 
 // OpenFile is a file some process of the container maps or holds open.
@@ -136,9 +138,9 @@ func makePlan(in planInput) (*Plan, error) {
 			if inContainer {
 				of.Mount = m.Mountpoint
 				shared = sharedWithHost(m, p.Externals)
-				if n := fdLocks(in.procRoot, pid, f.fd); n > 0 {
-					p.lockedFile(in.opts, pid, of, n, shared)
-				}
+			}
+			if n := fdLocks(in.procRoot, pid, f.fd); n > 0 {
+				p.lockedFile(in.opts, pid, of, n, shared, !inContainer)
 			}
 			p.Files = append(p.Files, of)
 			switch {
@@ -184,6 +186,7 @@ func makePlan(in planInput) (*Plan, error) {
 			}
 		}
 	}
+	p.locksAnyTime(in.opts)
 	p.Externals = append(p.Externals, p.treeExternals(&in)...)
 	sort.Slice(p.Externals, func(i, j int) bool { return p.Externals[i].Dest < p.Externals[j].Dest })
 	sort.Strings(p.Blockers)

@@ -149,23 +149,30 @@ func TestPlanDecidesLocksAndDeletedFiles(t *testing.T) {
 		blocker string // "" for none
 	}{
 		{name: "ghost on the rootfs", link: "/data/ghost (deleted)", mnt: "1", file: file{0, 4096},
-			why: "deleted file /data/ghost (fd 3 of pid 7, 4096 bytes, no name left) → its contents go into the images"},
+			auto: Auto{FileLocks: true}, why: "deleted file /data/ghost (fd 3 of pid 7, 4096 bytes, no name left) → its contents go into the images"},
 		{name: "big ghost raises the limit", link: "/tmp/big (deleted)", mnt: "2", file: file{0, 3 << 20},
-			auto: Auto{GhostLimit: 3 << 20}, why: "no name left"},
+			auto: Auto{FileLocks: true, GhostLimit: 3 << 20}, why: "no name left"},
 		{name: "linked elsewhere: link remap", link: "/data/x (deleted)", mnt: "1", file: file{2, 10},
-			auto: Auto{LinkRemap: true}, why: "2 other name(s)) → linked back under a new name (link remap)"},
+			auto: Auto{FileLocks: true, LinkRemap: true}, why: "2 other name(s)) → linked back under a new name (link remap)"},
 		{name: "linked elsewhere on a read-only mount", link: "/ro/x (deleted)", mnt: "4", file: file{1, 10},
-			blocker: "on the read-only mount /ro"},
+			auto: Auto{FileLocks: true}, blocker: "on the read-only mount /ro"},
 		{name: "deleted on a host bind", link: "/vol/x (deleted)", mnt: "3", file: file{0, 10},
-			blocker: "pid 7 holds /vol/x (fd 3), deleted from a mount the host shares (/vol)"},
+			auto: Auto{FileLocks: true}, blocker: "pid 7 holds /vol/x (fd 3), deleted from a mount the host shares (/vol)"},
 		{name: "deleted on a host bind, --link-remap", link: "/vol/x (deleted)", mnt: "3", file: file{0, 10},
-			opts: CheckpointOptions{LinkRemap: true}},
+			opts: CheckpointOptions{LinkRemap: true}, auto: Auto{FileLocks: true}},
 		{name: "lock on the rootfs", link: "/data/t.db-shm", mnt: "1", locks: 2, file: file{1, 10},
 			auto: Auto{FileLocks: true}, why: "file locks: 2 held on /data/t.db-shm by pid 7 → dumped"},
 		{name: "lock on a host bind", link: "/vol/app.pid", mnt: "3", locks: 1, file: file{1, 10},
 			blocker: "pid 7 holds 1 lock(s) on /vol/app.pid, a file the host shares through a bind mount"},
 		{name: "lock on a host bind, --file-locks", link: "/vol/app.pid", mnt: "3", locks: 1, file: file{1, 10},
 			opts: CheckpointOptions{Common: Common{FileLocks: true}}, auto: Auto{FileLocks: true}},
+		// none held now: asked of CRIU anyway, as one may be by the freeze
+		{name: "no lock", link: "/data/t.db", mnt: "1", file: file{1, 10},
+			auto: Auto{FileLocks: true}, why: "file locks: none held now; any a process takes on the container's own files before the freeze is dumped"},
+		{name: "no lock, --file-locks", link: "/data/t.db", mnt: "1", file: file{1, 10},
+			opts: CheckpointOptions{Common: Common{FileLocks: true}}},
+		{name: "lock on a file from outside", link: "/srv/elsewhere", mnt: "99", locks: 1, file: file{1, 10},
+			blocker: "pid 7 holds 1 lock(s) on /srv/elsewhere, a file from outside the container"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proc := filepath.Join(t.TempDir(), "proc")
