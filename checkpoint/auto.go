@@ -188,7 +188,7 @@ func (p *Plan) deletedFile(in *planInput, pid int, of OpenFile, statPath string,
 		return // gone while we looked
 	}
 	if shared && !o.LinkRemap {
-		p.block("%s, deleted from a mount the host shares (%s): it cannot be recreated there; close it, or keep the file in the container's own rootfs or tmpfs", what, m.Mountpoint)
+		p.block("%s, deleted from a mount the host shares (%s): it cannot be recreated there unasked; close it, keep the file in the container's own rootfs or tmpfs, or pass --link-remap if the host may see it linked back there for a while", what, m.Mountpoint)
 		return
 	}
 	if st.Nlink > 0 {

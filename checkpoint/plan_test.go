@@ -157,7 +157,7 @@ func TestPlanDecidesLocksAndDeletedFiles(t *testing.T) {
 		{name: "linked elsewhere on a read-only mount", link: "/ro/x (deleted)", mnt: "4", file: file{1, 10},
 			auto: Auto{FileLocks: true}, blocker: "on the read-only mount /ro"},
 		{name: "deleted on a host bind", link: "/vol/x (deleted)", mnt: "3", file: file{0, 10},
-			auto: Auto{FileLocks: true}, blocker: "pid 7 holds /vol/x (fd 3), deleted from a mount the host shares (/vol)"},
+			auto: Auto{FileLocks: true}, blocker: "pid 7 holds /vol/x (fd 3), deleted from a mount the host shares (/vol): it cannot be recreated there unasked; close it, keep the file in the container's own rootfs or tmpfs, or pass --link-remap if the host may see it linked back there for a while"},
 		{name: "deleted on a host bind, --link-remap", link: "/vol/x (deleted)", mnt: "3", file: file{0, 10},
 			opts: CheckpointOptions{LinkRemap: true}, auto: Auto{FileLocks: true}},
 		{name: "lock on the rootfs", link: "/data/t.db-shm", mnt: "1", locks: 2, file: file{1, 10},

@@ -224,8 +224,13 @@ time.sleep(1000)
 	run stasis checkpoint --image-path "$IMG" "$id"
 	assert_failure
 	assert_output_contains "holds /vol/tmp (fd 3), deleted from a mount the host shares (/vol)"
+	assert_output_contains "or pass --link-remap if the host may see it linked back there for a while"
 	assert_output_not_contains "full log:"
 	assert_equal "$(state_field "$id" status)" running "status after the refusal"
+	# the way out the refusal names
+	run stasis checkpoint --dry-run --link-remap "$id"
+	assert_success
+	assert_output_contains "blockers: none"
 }
 
 # A lock held only around each write, as SQLite holds its own: the plan,
