@@ -104,6 +104,10 @@ func checkpointWith(store *lifecycle.Store, id string, o *CheckpointOptions, fro
 	opts.OrphanPtsMaster = proto.Bool(sp.Process.Terminal)
 	if o.ParentPath != "" {
 		opts.ParentImg = proto.String(o.ParentPath)
+		// Without tracking, CRIU dumps every page again and the parent
+		// buys nothing (mem.c: a page is in the parent only with
+		// track_mem); pre-dump turns it on by itself, a dump does not.
+		opts.TrackMem = proto.Bool(true)
 	}
 	if cf := configFile(sp.Annotations); cf != "" {
 		opts.ConfigFile = proto.String(cf)
