@@ -581,6 +581,23 @@ assert_refused_before_criu() {
 	assert_output_not_contains "full log: "
 }
 
+# refused_checkpoint ID ARGS... -- TEXTS...: checkpoint ARGS of ID fails
+# with stasis's own refusal naming every TEXT, CRIU never started, and
+# the container carries on as if nothing happened.
+refused_checkpoint() {
+	local id=$1 args=()
+	shift
+	while [ "$1" != -- ]; do
+		args+=("$1")
+		shift
+	done
+	shift
+	run stasis checkpoint "${args[@]}" "$id"
+	assert_failure
+	is_runc || assert_refused_before_criu "$@"
+	assert_still_running "$id"
+}
+
 # ---------------------------------------------------------------- tmpfs mounts
 
 # dev_listing ID: /dev of container ID as "name mode uid gid major:minor
@@ -710,18 +727,11 @@ tmpfs_externals() {
 	wait_lines "$a" 3
 	assert_equal "$(first_of "$a")" connected "client"
 
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_failure
-	assert_refused_before_criu "unix socket" "connected outside the container" "--ext-unix-sk" "stream"
-	# nothing was stopped
-	assert_still_running "$a"
+	refused_checkpoint "$a" --image-path "$IMG" -- "unix socket" "connected outside the container" "--ext-unix-sk" "stream"
 
 	# --ext-unix-sk cannot help a STREAM socket (CRIU: "Can't dump half of
 	# stream unix connection"): stasis says so instead of running CRIU
-	run stasis checkpoint --ext-unix-sk --image-path "$IMG.2" "$a"
-	assert_failure
-	assert_refused_before_criu "unix socket" "even with --ext-unix-sk" "stream"
-	assert_still_running "$a"
+	refused_checkpoint "$a" --ext-unix-sk --image-path "$IMG.2" -- "unix socket" "even with --ext-unix-sk" "stream"
 }
 
 @test "a unix DATAGRAM socket to a server outside: refused without --ext-unix-sk; with it, the restored client keeps sending to that server" {
@@ -741,10 +751,7 @@ tmpfs_externals() {
 	wait_lines "$a" 3
 	assert_equal "$(first_of "$a")" connected "client"
 
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_failure
-	is_runc || assert_refused_before_criu "unix socket" "connected outside the container" "retry with --ext-unix-sk"
-	assert_still_running "$a"
+	refused_checkpoint "$a" --image-path "$IMG" -- "unix socket" "connected outside the container" "retry with --ext-unix-sk"
 
 	run stasis checkpoint --ext-unix-sk --image-path "$IMG" "$a"
 	assert_success
@@ -786,10 +793,7 @@ tmpfs_externals() {
 	# server's socket ("Unix socket N without peer M")
 	run_piped "$a"
 	wait_lines "$a" 3
-	run stasis checkpoint --ext-unix-sk --image-path "$IMG" "$a"
-	assert_failure
-	assert_refused_before_criu "unix socket" "another network namespace" "even with --ext-unix-sk"
-	assert_still_running "$a"
+	refused_checkpoint "$a" --ext-unix-sk --image-path "$IMG" -- "unix socket" "another network namespace" "even with --ext-unix-sk"
 
 	# the host's network namespace, but the socket is at /sock/s inside and
 	# was bound as $SOCKDIR/s: the checkpoint would succeed and the restore
@@ -797,10 +801,7 @@ tmpfs_externals() {
 	update_config '.linux.namespaces |= map(select(.type != "network"))'
 	run_piped "$b"
 	wait_lines "$b" 3
-	run stasis checkpoint --ext-unix-sk --image-path "$IMG.2" "$b"
-	assert_failure
-	assert_refused_before_criu "unix socket" "$SOCKDIR/s, which inside the container is not that socket" "bind-mount"
-	assert_still_running "$b"
+	refused_checkpoint "$b" --ext-unix-sk --image-path "$IMG.2" -- "unix socket" "$SOCKDIR/s, which inside the container is not that socket" "bind-mount"
 }
 
 @test "a file held open on a host mount the container lacks: refused before CRIU, naming the file" {
@@ -817,10 +818,7 @@ tmpfs_externals() {
 
 	# refused before CRIU (which would fail on it: "Can't lookup mount"),
 	# saying which file and what to do
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_failure
-	assert_refused_before_criu "$held" "host mount the container does not have" "bind-mount it"
-	assert_still_running "$a"
+	refused_checkpoint "$a" --image-path "$IMG" -- "$held" "host mount the container does not have" "bind-mount it"
 	[ "$(tail -n 1 "$held")" -gt 2 ] || fail "held file not written"
 }
 
@@ -1335,10 +1333,7 @@ lock_held() {
 	assert_equal "$(ls -A "$vol")" keep "files in the host dir before the checkpoint"
 
 	# refused before CRIU, naming the file; nothing stopped
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_failure
-	is_runc || assert_refused_before_criu "/vol/f" "deleted from a mount the host shares (/vol)"
-	assert_still_running "$a"
+	refused_checkpoint "$a" --image-path "$IMG" -- "/vol/f" "deleted from a mount the host shares (/vol)"
 
 	run stasis checkpoint --link-remap --image-path "$IMG" "$a"
 	assert_success
