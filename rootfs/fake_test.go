@@ -70,6 +70,8 @@ func installFake(t *testing.T, rootfs string) *fakeSys {
 		mountSetattr: func(dirfd int, p string, flags uint, attr *unix.MountAttr) error {
 			if name, ok := f.trees[dirfd]; ok && p == "" {
 				p = name
+			} else if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
+				p = f.fdPath(dirfd)
 			} else {
 				p = f.show(p)
 			}

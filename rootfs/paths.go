@@ -146,8 +146,15 @@ func bindRemountRO(p string) error {
 }
 
 // devReadonly applies a deferred "ro" on the /dev mount: it had to stay
-// writable until the device nodes and symlinks existed.
-func devReadonly(s *specs.Spec) error {
+// writable until the device nodes and symlinks existed. The mount is
+// reached by handle from the root handle, not by the path "/dev", and
+// made read-only with mount_setattr on that handle, as a bind remount
+// would (runc's remountReadonly): only MOUNT_ATTR_RDONLY is added, so the
+// flags a user namespace locked stay as they are, and nothing is looked
+// up again between the open and the change. mount_setattr refuses a
+// handle that is not the root of a mount, so a /dev that is no longer the
+// mount made for it is refused rather than some other mount changed.
+func devReadonly(s *specs.Spec, r *root) error {
 	for _, m := range s.Mounts {
 		if cleanDest(m.Destination) != "/dev" || spec.IsBind(m) {
 			continue
@@ -156,7 +163,14 @@ func devReadonly(s *specs.Spec) error {
 		if o.Flags&unix.MS_RDONLY == 0 {
 			continue
 		}
-		if err := remountPath("/dev", o.Flags|unix.MS_REMOUNT, o.ClearFlags); err != nil {
+		dev, err := r.open("/dev")
+		if err != nil {
+			return fmt.Errorf("remount /dev read-only: %w", err)
+		}
+		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		err = sys.mountSetattr(int(dev.Fd()), "", unix.AT_EMPTY_PATH, attr)
+		dev.Close()
+		if err != nil {
 			return fmt.Errorf("remount /dev read-only: %w", err)
 		}
 	}

@@ -185,7 +185,7 @@ func finalizeIn(c *Config, rootPath string) error {
 			return err
 		}
 	}
-	if err := devReadonly(c.Spec); err != nil {
+	if err := devReadonlyIn(c.Spec, rootPath); err != nil {
 		return err
 	}
 	if c.Spec.Root != nil && c.Spec.Root.Readonly {
@@ -203,6 +203,16 @@ func finalizeIn(c *Config, rootPath string) error {
 		}
 	}
 	return nil
+}
+
+// devReadonlyIn is devReadonly from a handle on the root at rootPath.
+func devReadonlyIn(s *specs.Spec, rootPath string) error {
+	r, err := openRoot(rootPath)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return devReadonly(s, r)
 }
 
 // maskAndProtect applies readonlyPaths, then maskedPaths, each by handle

@@ -126,3 +126,51 @@ load helpers
 	assert_equal "$(cat "$ROOTFS/secret")" top-secret "the masked file"
 	assert_equal "$(readlink "$ROOTFS/dev/null" || cat "$ROOTFS/dev/null")" not-null "the fake /dev/null"
 }
+
+# "ro" on the /dev tmpfs is applied once the nodes and links exist: /dev
+# refuses new entries, its devices and its own mounts (shm) still work.
+@test "a /dev mount with ro is read-only, its devices and submounts still work" {
+	setup_bundle true
+	update_config '(.mounts[] | select(.destination == "/dev") | .options) += ["ro"]'
+	run_in_container sh -c 'touch /dev/new 2>&1 || echo refused
+		echo x >/dev/null && echo null-ok
+		touch /dev/shm/new && echo shm-ok'
+	assert_success
+	assert_output_contains "Read-only file system"
+	assert_output_contains refused
+	assert_output_contains null-ok
+	assert_output_contains shm-ok
+}
+
+# The deferred "ro" on /dev is mount_setattr on the handle of the /dev
+# mount, as a bind remount: it changes that mount only. It was a remount
+# of "/dev" by path without MS_BIND, which makes the filesystem itself
+# read-only -- for everyone, the host included, when what is at /dev is a
+# bind of a host filesystem (here a createContainer hook binds a tmpfs of
+# the test's over it). Shown failing with devReadonly put back to
+# remountPath("/dev", flags|MS_REMOUNT, ...): the host's write to that
+# tmpfs failed with "Read-only file system".
+@test "a /dev mount with ro leaves the filesystem at /dev writable from the host" {
+	local hostdev=$BATS_TEST_TMPDIR/hostdev
+	mkdir -p "$hostdev"
+	mount -t tmpfs -o size=1m tmpfs "$hostdev"
+	on_teardown "umount -l '$hostdev'"
+	mknod -m 666 "$hostdev/null" c 1 3
+	setup_bundle sh -c 'touch /dev/new 2>&1 || echo refused; ls /dev'
+	cat >"$BATS_TEST_TMPDIR/bind-dev.sh" <<-'EOF'
+		PATH=/usr/sbin:/usr/bin:/sbin:/bin
+		mount --bind "$1" dev
+	EOF
+	update_config '(.mounts[] | select(.destination == "/dev") | .options) += ["ro"]
+		| .hooks.createContainer += [{"path": "/bin/sh", "args": ["sh", $s, $d]}]' \
+		--arg s "$BATS_TEST_TMPDIR/bind-dev.sh" --arg d "$hostdev"
+	local id
+	id=$(new_id)
+	run stasis run --bundle "$BUNDLE" "$id" </dev/null
+	stasis delete --force "$id" >/dev/null 2>&1 || true
+	assert_success
+	assert_output_contains refused
+	# the hook's bind was what the container saw at /dev
+	assert_output_contains null
+	touch "$hostdev/host-write" || fail "the host's tmpfs bound at the container's /dev was made read-only"
+}
