@@ -327,12 +327,8 @@ piped_checkpoint() {
 	local a b pid
 	a=$(new_id)
 	b=$(new_id)
-	run_piped "$a"
-	wait_lines "$a" 3
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_success
+	piped_checkpoint "$a"
 	assert_no_container "$a"
-	wait_reader_done "$a"
 	run restore_piped "$b"
 	assert_success
 	wait_lines "$b" 3
@@ -675,11 +671,7 @@ tmpfs_externals() {
 	local a b
 	a=$(new_id)
 	b=$(new_id)
-	run_piped "$a"
-	wait_lines "$a" 3
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_success
-	wait_reader_done "$a"
+	piped_checkpoint "$a"
 	assert_equal "$(tmpfs_externals)" "/proc/acpi /sys/firmware /sys/fs/cgroup" "tmpfs externals in stasis.json"
 	run restore_piped "$b"
 	assert_success

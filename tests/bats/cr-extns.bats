@@ -60,6 +60,42 @@ join_holder() {
 		--arg p "$HOLDER_PID"
 }
 
+# checkpoint_joined ID NAMES JSON: the dry-run of ID lists NAMES as joined
+# by path and not dumped, with no blocker; the checkpoint into $IMG then
+# records JSON as its external namespaces.
+checkpoint_joined() {
+	run stasis checkpoint --dry-run "$1"
+	assert_success
+	assert_output_contains "namespaces joined by path: $2: not dumped"
+	assert_output_contains "blockers: none"
+	run stasis checkpoint --image-path "$IMG" "$1"
+	assert_success
+	assert_equal "$(jq -c .external_namespaces "$IMG/stasis.json")" "$3" "recorded external namespaces"
+}
+
+# restore_joined ID JOIN: restore ID from $IMG with a copy of $BUNDLE
+# (BUNDLE then names the copy) that JOIN (join_holder, join_net_holder)
+# made join $HOLDER_PID's namespaces.
+restore_joined() {
+	local new=$BATS_TEST_TMPDIR/bundle-two
+	cp -a "$BUNDLE" "$new"
+	BUNDLE=$new
+	"$2"
+	run detached_cmd "$1" restore -d --image-path "$IMG" --bundle "$BUNDLE" "$1"
+	assert_success
+}
+
+# assert_moved_ns PID OLD TYPE...: PID is in $HOLDER_PID's namespace of
+# each TYPE, no longer in holder OLD's.
+assert_moved_ns() {
+	local pid=$1 old=$2 t
+	shift 2
+	for t in "$@"; do
+		assert_equal "$(readlink "/proc/$pid/ns/$t")" "$(readlink "/proc/$HOLDER_PID/ns/$t")" "$t namespace of the restored container"
+		[ "$(readlink "/proc/$pid/ns/$t")" != "$(readlink "/proc/$old/ns/$t")" ] || fail "still in the old holder's $t namespace"
+	done
+}
+
 count_log() { cat "$BATS_TEST_TMPDIR/out/log"; }
 
 # last_count: the last counter value logged.
@@ -89,31 +125,15 @@ wait_output() {
 	wait_output "^3 holder-one $QKEY,\$"
 	[ "$(readlink "/proc/$(container_pid "$a")/ns/pid")" = "$(readlink "/proc/$old/ns/pid")" ] || fail "container not in the holder's pid namespace"
 
-	run stasis checkpoint --dry-run "$a"
-	assert_success
-	assert_output_contains "namespaces joined by path: ipc pid uts: not dumped"
-	assert_output_contains "blockers: none"
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_success
-	assert_equal "$(jq -c .external_namespaces "$IMG/stasis.json")" '["ipc","pid","uts"]' "recorded external namespaces"
+	checkpoint_joined "$a" "ipc pid uts" '["ipc","pid","uts"]'
 	# CRIU dumped none of them.
 	! ls "$IMG"/utsns-*.img "$IMG"/ipcns-*.img >/dev/null 2>&1 || fail "CRIU dumped the uts or ipc namespace"
 	local before
 	before=$(last_count)
 
 	holder holder-two
-	local new=$BATS_TEST_TMPDIR/bundle-two
-	cp -a "$BUNDLE" "$new"
-	BUNDLE=$new
-	join_holder
-	run detached_cmd "$b" restore -d --image-path "$IMG" --bundle "$BUNDLE" "$b"
-	assert_success
-	local pid t
-	pid=$(container_pid "$b")
-	for t in pid ipc uts; do
-		assert_equal "$(readlink "/proc/$pid/ns/$t")" "$(readlink "/proc/$HOLDER_PID/ns/$t")" "$t namespace of the restored container"
-		[ "$(readlink "/proc/$pid/ns/$t")" != "$(readlink "/proc/$old/ns/$t")" ] || fail "still in the old holder's $t namespace"
-	done
+	restore_joined "$b" join_holder
+	assert_moved_ns "$(container_pid "$b")" "$old" pid ipc uts
 	# The shell carries on counting, and now sees the new holder's
 	# hostname and message queue.
 	wait_output "^$((before + 2)) holder-two $QKEY,\$"
@@ -158,13 +178,7 @@ holder_asks() {
 	assert_equal "$(readlink "/proc/$(container_pid "$a")/ns/net")" "$(readlink "/proc/$old/ns/net")" "network namespace of the container"
 	assert_equal "$(holder_asks)" pong "the listener, asked from the holder's namespace"
 
-	run stasis checkpoint --dry-run "$a"
-	assert_success
-	assert_output_contains "namespaces joined by path: network: not dumped"
-	assert_output_contains "blockers: none"
-	run stasis checkpoint --image-path "$IMG" "$a"
-	assert_success
-	assert_equal "$(jq -c .external_namespaces "$IMG/stasis.json")" '["network"]' "recorded external namespaces"
+	checkpoint_joined "$a" network '["network"]'
 	assert_equal "$(jq -r .external_netns "$IMG/stasis.json")" true "recorded external_netns"
 	# CRIU dumped nothing of the holder's namespace: no netns, no
 	# addresses, no routes, no links.
@@ -174,16 +188,8 @@ holder_asks() {
 	before=$(last_count)
 
 	net_holder 127.0.0.12
-	local new=$BATS_TEST_TMPDIR/bundle-two
-	cp -a "$BUNDLE" "$new"
-	BUNDLE=$new
-	join_net_holder
-	run detached_cmd "$b" restore -d --image-path "$IMG" --bundle "$BUNDLE" "$b"
-	assert_success
-	local pid
-	pid=$(container_pid "$b")
-	assert_equal "$(readlink "/proc/$pid/ns/net")" "$(readlink "/proc/$HOLDER_PID/ns/net")" "network namespace of the restored container"
-	[ "$(readlink "/proc/$pid/ns/net")" != "$(readlink "/proc/$old/ns/net")" ] || fail "still in the old holder's network namespace"
+	restore_joined "$b" join_net_holder
+	assert_moved_ns "$(container_pid "$b")" "$old" net
 	# The shell carries on counting, and now sees the new holder's lo,
 	# not one CRIU made or the old one (whose address is its own still).
 	wait_output "^$((before + 2)) 127.0.0.1/8,127.0.0.12/8,\$"
