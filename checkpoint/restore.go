@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	criustats "github.com/checkpoint-restore/go-criu/v7/stats"
@@ -358,8 +359,11 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	criuPid := sw.cmd.Process.Pid
 	joined := make(chan error, 1)
 	go func() { joined <- r.Join(criuPid) }()
+	joinErr := sync.OnceValue(func() error { return <-joined })
+	// Every failure from here waits for the join: the undo removes the
+	// cgroups it writes into.
 	fail := func(err error) (int, *RestoreStats, error) {
-		<-joined
+		joinErr()
 		sw.close()
 		return 0, nil, err
 	}
@@ -380,24 +384,20 @@ func restoreInto(r *lifecycle.Restoring, meta *Metadata, o *RestoreOptions,
 	if exts, err = makeTrees(exts, r.Dir); err != nil {
 		return fail(err)
 	}
-	if err := <-joined; err != nil {
-		sw.close()
-		return 0, nil, err
+	if err := joinErr(); err != nil {
+		return fail(err)
 	}
 	// The cgroup mounts' sources are the cgroups the join made.
 	if opts.External, err = restoreExternals(exts, sp, cg); err != nil {
-		sw.close()
-		return 0, nil, err
+		return fail(err)
 	}
 	if opts.CgRoot, err = cgroupRoots(criuPid); err != nil {
-		sw.close()
-		return 0, nil, err
+		return fail(err)
 	}
 	if opts.GetManageCgroupsMode() != rpc.CriuCgMode_IGNORE {
 		yard, done, err := makeRestoreYard(r.Dir)
 		if err != nil {
-			sw.close()
-			return 0, nil, fmt.Errorf("cgroup yard for criu: %w", err)
+			return fail(fmt.Errorf("cgroup yard for criu: %w", err))
 		}
 		if yard != "" {
 			defer done()
