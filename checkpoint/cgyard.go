@@ -99,21 +99,29 @@ func isController(opt string) bool {
 	return !strings.HasPrefix(opt, "release_agent=")
 }
 
+// newYard reads the hierarchies of procCgroup (a /proc/PID/cgroup) and
+// makes an empty yard dir for them in parent; dir is "" (and err nil)
+// when CRIU must mount some hierarchy itself.
+func newYard(procCgroup, parent string) (links map[string]string, dir string, err error) {
+	data, err := os.ReadFile(procCgroup)
+	if err != nil {
+		return nil, "", err
+	}
+	links, ok := yardLinks(data, hostCgroupMounts())
+	if !ok {
+		return nil, "", nil
+	}
+	dir, err = os.MkdirTemp(parent, "cgyard-")
+	return links, dir, err
+}
+
 // makeCgroupYard writes the yard for the hierarchies of pid into a new
 // dir in parent (the container's state dir, so that a stasis killed
 // midway leaves it where delete removes it); "" (and no error) when CRIU
 // must mount them itself. The caller removes the dir.
 func makeCgroupYard(pid int, parent string) (string, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		return "", err
-	}
-	links, ok := yardLinks(data, hostCgroupMounts())
-	if !ok {
-		return "", nil
-	}
-	dir, err := os.MkdirTemp(parent, "cgyard-")
-	if err != nil {
+	links, dir, err := newYard(fmt.Sprintf("/proc/%d/cgroup", pid), parent)
+	if dir == "" || err != nil {
 		return "", err
 	}
 	for name, target := range links {
@@ -133,16 +141,8 @@ func makeCgroupYard(pid int, parent string) (string, error) {
 // that is not there CRIU mounts itself, in the same tmpfs. done
 // unmounts it and removes the dir.
 func makeRestoreYard(parent string) (dir string, done func(), err error) {
-	data, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return "", nil, err
-	}
-	links, ok := yardLinks(data, hostCgroupMounts())
-	if !ok {
-		return "", nil, nil
-	}
-	dir, err = os.MkdirTemp(parent, "cgyard-")
-	if err != nil {
+	links, dir, err := newYard("/proc/self/cgroup", parent)
+	if dir == "" || err != nil {
 		return "", nil, err
 	}
 	done = func() {
