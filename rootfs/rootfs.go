@@ -180,12 +180,18 @@ func finalizeIn(c *Config, rootPath string) error {
 	if err := checkConfig(c); err != nil {
 		return err
 	}
+	// One handle on the root for every step that works by handle.
+	r, err := openRoot(rootPath)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	if l := c.Spec.Linux; l != nil && len(l.ReadonlyPaths)+len(l.MaskedPaths) > 0 {
-		if err := maskAndProtect(l, rootPath); err != nil {
+		if err := maskAndProtect(l, r); err != nil {
 			return err
 		}
 	}
-	if err := devReadonlyIn(c.Spec, rootPath); err != nil {
+	if err := devReadonly(c.Spec, r); err != nil {
 		return err
 	}
 	if c.Spec.Root != nil && c.Spec.Root.Readonly {
@@ -205,24 +211,9 @@ func finalizeIn(c *Config, rootPath string) error {
 	return nil
 }
 
-// devReadonlyIn is devReadonly from a handle on the root at rootPath.
-func devReadonlyIn(s *specs.Spec, rootPath string) error {
-	r, err := openRoot(rootPath)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	return devReadonly(s, r)
-}
-
 // maskAndProtect applies readonlyPaths, then maskedPaths, each by handle
-// from a handle on the root.
-func maskAndProtect(l *specs.Linux, rootPath string) error {
-	r, err := openRoot(rootPath)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+// from r, the handle on the root.
+func maskAndProtect(l *specs.Linux, r *root) error {
 	m := &pathMasker{r: r}
 	defer m.Close()
 	for _, p := range l.ReadonlyPaths {
